@@ -1,0 +1,215 @@
+"""Run-time settings shared by every notebook: device, seeds, run profile and data folder.
+
+Notebooks never branch on "am I in CI?". They ask :func:`profile` for the sizes of the
+current run profile, chosen by the ``GEOLAB_PROFILE`` environment variable:
+
+* ``smoke``: CI and quick checks; every notebook runs in at most 90 s on 2 CPU cores.
+* ``standard``: the default on a CPU; meaningful results in at most 5 min per notebook.
+* ``full``: the default when CUDA is available; paper-scale runs on a Colab-class GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "PROFILES",
+    "Profile",
+    "data_dir",
+    "device",
+    "profile",
+    "seed_everything",
+]
+
+T = TypeVar("T")
+
+PROFILE_ENV = "GEOLAB_PROFILE"
+DATA_ENV = "GEOLAB_DATA"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one run profile.
+
+    Attributes:
+        name: ``"smoke"``, ``"standard"`` or ``"full"``.
+        budget_s: Wall-clock goal for one notebook in seconds (``None``: no goal).
+        epochs: Training epochs for a typical small model.
+        n_train: Training examples for a typical synthetic data set.
+        n_test: Held-out examples for evaluation.
+        image_size: Side length in pixels of generated images.
+        batch_size: Mini-batch size.
+        n_estimators: Rounds or members of classical ensembles (AdaBoost, forests).
+        iterations: Optimisation steps for per-image methods (e.g. clustering).
+        description: One line for people.
+    """
+
+    name: str
+    budget_s: float | None
+    epochs: int
+    n_train: int
+    n_test: int
+    image_size: int
+    batch_size: int
+    n_estimators: int
+    iterations: int
+    description: str
+
+    def pick(self, *, smoke: T, standard: T, full: T) -> T:
+        """Return the value given for this profile.
+
+        For chapter-specific sizes that have no field here, e.g.
+        ``profile().pick(smoke=200, standard=2000, full=20000)``.
+        """
+        return {"smoke": smoke, "standard": standard, "full": full}[self.name]
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        budget_s=90.0,
+        epochs=2,
+        n_train=256,
+        n_test=128,
+        image_size=64,
+        batch_size=32,
+        n_estimators=60,
+        iterations=30,
+        description="CI and quick checks: each notebook <= 90 s on 2 CPU cores",
+    ),
+    "standard": Profile(
+        name="standard",
+        budget_s=300.0,
+        epochs=15,
+        n_train=2000,
+        n_test=500,
+        image_size=128,
+        batch_size=32,
+        n_estimators=200,
+        iterations=300,
+        description="default on CPU: meaningful results in <= 5 min per notebook",
+    ),
+    "full": Profile(
+        name="full",
+        budget_s=None,
+        epochs=60,
+        n_train=20000,
+        n_test=5000,
+        image_size=256,
+        batch_size=64,
+        n_estimators=500,
+        iterations=1000,
+        description="default on CUDA: paper-scale runs on a Colab-class GPU",
+    ),
+}
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def profile(name: str | None = None) -> Profile:
+    """Return the active run profile.
+
+    Args:
+        name: Profile name; default: ``$GEOLAB_PROFILE``, else ``full`` when CUDA is
+            available and ``standard`` otherwise.
+
+    Raises:
+        ValueError: The name is not one of ``smoke``, ``standard``, ``full``.
+    """
+    if name is None:
+        name = os.environ.get(PROFILE_ENV, "").strip()
+        source = f"${PROFILE_ENV}"
+    else:
+        source = "the argument"
+    if not name:
+        return PROFILES["full" if _cuda_available() else "standard"]
+    key = name.lower()
+    if key not in PROFILES:
+        valid = ", ".join(PROFILES)
+        raise ValueError(
+            f"Unknown run profile {name!r} (from {source}). Valid profiles: {valid}. "
+            f"For example: export {PROFILE_ENV}=smoke"
+        )
+    return PROFILES[key]
+
+
+def device(prefer: str | None = None) -> "torch.device":
+    """Return the best available torch device: CUDA, then Apple MPS, then CPU.
+
+    Args:
+        prefer: Force a device string such as ``"cpu"`` or ``"cuda:1"``.
+    """
+    import torch
+
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (all devices) so that a run can be repeated.
+
+    Args:
+        seed: Any non-negative integer.
+        deterministic: Also ask torch for deterministic kernels (slower on GPU; on CPU
+            results are already repeatable for the same seed).
+    """
+    import numpy as np
+    import torch
+
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():  # pragma: no cover - no GPU in CI
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+def data_dir(create: bool = True) -> Path:
+    """Folder where data sets and downloaded files live.
+
+    ``$GEOLAB_DATA`` if set, otherwise the user cache folder (e.g. ``~/.cache/geolab``).
+
+    Args:
+        create: Create the folder if it does not exist.
+    """
+    env = os.environ.get(DATA_ENV, "").strip()
+    if env:
+        path = Path(env).expanduser()
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_cache_dir("geolab", appauthor=False))
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def describe() -> dict[str, Any]:
+    """Summarise the runtime (profile, device, data folder) for printing."""
+    prof = profile()
+    return {"profile": prof.name, "device": str(device()), "data_dir": str(data_dir(create=False))}

@@ -1,0 +1,158 @@
+"""The book and its notebooks follow the course conventions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def _toc_files(node) -> list[str]:
+    files = []
+    if isinstance(node, dict):
+        if "file" in node:
+            files.append(node["file"])
+        if "root" in node:
+            files.append(node["root"])
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                files += _toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            files += _toc_files(item)
+    return files
+
+
+def _load(nb: Path) -> dict:
+    return json.loads(nb.read_text())
+
+
+def _source(cell) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _bib_keys() -> set[str]:
+    return set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", (ROOT / "references.bib").read_text()))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ is empty"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", nb.name) for nb in NOTEBOOKS)
+
+
+def test_toc_and_notebooks_agree():
+    files = _toc_files(TOC)
+    for f in files:
+        matches = [p for p in (ROOT / f).parent.glob(Path(f).name + ".*")]
+        assert matches, f"_toc.yml lists {f}, which does not exist"
+    listed = {f for f in files if f.startswith("notebooks/")}
+    on_disk = {f"notebooks/{nb.stem}" for nb in NOTEBOOKS}
+    assert listed == on_disk
+
+
+def test_config_excludes_non_pages():
+    assert CONFIG["only_build_toc_files"] is True
+    for pattern in ("_build", ".*", "tests", "geolab"):
+        assert pattern in CONFIG["exclude_patterns"]
+    assert CONFIG["execute"]["raise_on_error"] is True
+    exts = CONFIG["sphinx"]["extra_extensions"]
+    for ext in ("sphinx_exercise", "sphinx_proof", "sphinx_togglebutton"):
+        assert ext in exts
+    assert CONFIG["bibtex_bibfiles"] == ["references.bib"]
+    assert "html_theme_options" not in CONFIG["sphinx"].get("config", {}), "it drops the launch buttons"
+    assert CONFIG["launch_buttons"]["colab_url"] and CONFIG["launch_buttons"]["binderhub_url"]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_outputs_are_stripped(nb):
+    for cell in _load(nb)["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{nb.name}: strip outputs (python tools/nb.py --strip {nb})"
+            assert cell.get("execution_count") is None
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_bootstrap_cell_mirrors_repository_url(nb):
+    first = _load(nb)["cells"][0]
+    assert first["cell_type"] == "code"
+    assert "remove-cell" in first.get("metadata", {}).get("tags", []), "bootstrap cell must be hidden in the book"
+    src = _source(first)
+    url = re.search(r'GEOLAB_REPO = "([^"]+)"', src)
+    assert url and url.group(1) == CONFIG["repository"]["url"]
+    assert '"google.colab" in sys.modules' in src and "find_spec(\"geolab\") is None" in src
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_structure(nb):
+    cells = _load(nb)["cells"]
+    markdown = "\n".join(_source(c) for c in cells if c["cell_type"] == "markdown")
+    code = [_source(c) for c in cells if c["cell_type"] == "code"]
+    assert re.search(r"^# \d\d · ", markdown, re.M), "title '# NN · Name'"
+    for heading in ("## Overview", "## Prerequisites", "## Exercises", "## Summary", "## References"):
+        assert heading in markdown, f"{nb.name} lacks {heading!r}"
+    assert "**Learning objectives.**" in markdown and "**Time:**" in markdown
+    order = [markdown.index(h) for h in ("## Overview", "## Prerequisites", "## Exercises", "## Summary", "## References")]
+    assert order == sorted(order), "sections out of order"
+    assert "profile()" in "\n".join(code), "sizes must come from geolab.runtime.profile()"
+    assert "assert" in code[-1], "the last code cell must check the lesson's result"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_have_gated_executed_solutions(nb):
+    cells = _load(nb)["cells"]
+    labels = []
+    open_label = None
+    solution_code = 0
+    for cell in cells:
+        src = _source(cell)
+        if cell["cell_type"] == "markdown":
+            labels += re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", src)
+            start = re.search(r"```\{solution-start\} (\S+)", src)
+            if start:
+                assert open_label is None, "nested solution-start"
+                open_label = start.group(1)
+                assert ":class: dropdown" in src, "solutions are hidden by default"
+            if "```{solution-end}" in src:
+                assert open_label is not None, "solution-end without start"
+                assert solution_code > 0, f"solution {open_label} has no executed code"
+                labels.remove(open_label)
+                open_label, solution_code = None, 0
+        elif open_label is not None:
+            solution_code += 1
+    assert open_label is None
+    assert not labels, f"exercises without solutions: {labels}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_citations_exist_in_bibliography(nb):
+    text = "\n".join(_source(c) for c in _load(nb)["cells"] if c["cell_type"] == "markdown")
+    keys = set()
+    for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+        keys.update(k.strip() for k in group.split(","))
+    assert keys, f"{nb.name} cites nothing"
+    missing = keys - _bib_keys()
+    assert not missing, f"{nb.name} cites keys missing from references.bib: {sorted(missing)}"
+
+
+def test_book_pages_cite_existing_keys():
+    keys = _bib_keys()
+    for page in (ROOT / "book").glob("*.md"):
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", page.read_text()):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{page.name}: {key}"
+
+
+def test_glossary_has_japanese_terms():
+    text = (ROOT / "book" / "glossary.md").read_text()
+    assert "```{glossary}" in text
+    assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text), "glossary entries give the Japanese term"

@@ -1,0 +1,82 @@
+"""Build the Jupyter Book in one run profile and print how long each notebook took.
+
+jupyter-cache keys its cache on a notebook's code, not on the environment, so every
+profile gets a cache folder of its own (otherwise a smoke-profile build would be reused
+by a standard-profile build). Used by ``make book`` and ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve_profile(name: str) -> str:
+    """The profile name that geolab would use (empty: its default for this machine)."""
+    from geolab.runtime import profile
+
+    return profile(name or None).name
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", default="", help="smoke | standard | full (default: geolab's default)")
+    parser.add_argument("--output", default="", help="folder that receives _build/ (default: the repository)")
+    parser.add_argument("--strict", action="store_true", help="-W -n --keep-going: warnings are errors")
+    args = parser.parse_args(argv)
+
+    name = resolve_profile(args.profile)
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    cache = ROOT / "_build" / f".jupyter_cache-{name}"
+    config["execute"]["cache"] = str(cache)
+    build_dir = ROOT / "_build"
+    build_dir.mkdir(exist_ok=True)
+    cfg_path = build_dir / f"_config.{name}.yml"
+    cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--config", str(cfg_path)]
+    if args.output:
+        cmd += ["--path-output", str(Path(args.output).resolve())]
+    if args.strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    env = dict(os.environ, GEOLAB_PROFILE=name, MPLBACKEND="module://matplotlib_inline.backend_inline")
+    print(f"Building the book in the {name!r} profile: {' '.join(cmd)}", flush=True)
+    start = time.perf_counter()
+    result = subprocess.run(cmd, env=env, cwd=ROOT)
+    total = time.perf_counter() - start
+    report_times(cache, name)
+    out = Path(args.output).resolve() if args.output else ROOT
+    print(f"Book build ({name}) took {total:.0f} s; exit code {result.returncode}; "
+          f"HTML in {out / '_build' / 'html' / 'index.html'}", flush=True)
+    return result.returncode
+
+
+def report_times(cache: Path, name: str) -> None:
+    """Print each notebook's execution time as recorded by jupyter-cache."""
+    try:
+        from jupyter_cache import get_cache
+    except ImportError:  # pragma: no cover
+        return
+    if not cache.exists():
+        return
+    rows = []
+    for record in get_cache(str(cache)).list_cache_records():
+        seconds = (record.data or {}).get("execution_seconds")
+        if seconds is not None:
+            rows.append((Path(record.uri).name, float(seconds)))
+    if rows:
+        print(f"\nNotebook execution times in the book build ({name} profile, from jupyter-cache):")
+        for nb, seconds in sorted(rows):
+            print(f"  {seconds:7.1f} s  {nb}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
