@@ -88,6 +88,12 @@ Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[a
 
 COMMANDS: list[Command] = [
     ("doctor", "check the installation: versions, device, profile, data folder", lambda p: None, _doctor),
+    (
+        "beach-coverage",
+        "litter area (m²) per class and coverage %% of beach photos with a trained segmentation model",
+        lambda p: importlib.import_module("geolab.coverage").add_arguments(p),
+        lambda a: importlib.import_module("geolab.coverage").run_cli(a),
+    ),
 ]
 
 

@@ -1,0 +1,30 @@
+"""Semantic segmentation: networks, losses for rare classes, saving and prediction.
+
+* :mod:`geolab.segmentation.models`: :class:`UNet`, :class:`HRNetLite`,
+  :class:`TorchvisionSegmenter` (DeepLabV3 / LR-ASPP) and :func:`build_model`.
+* :mod:`geolab.segmentation.losses`: :func:`class_weights`, :func:`weighted_cross_entropy`,
+  :class:`FocalLoss` (all with ``ignore_index=255``).
+* :mod:`geolab.segmentation.inference`: :func:`save_model`, :func:`load_model`,
+  :func:`predict_masks`.
+
+Convention: models take float RGB ``(N, 3, H, W)`` in 0..1 and return logits
+``(N, num_classes, H, W)`` of the same size.
+"""
+
+from geolab.segmentation.inference import load_model, predict_masks, save_model
+from geolab.segmentation.losses import FocalLoss, class_weights, weighted_cross_entropy
+from geolab.segmentation.models import ARCHITECTURES, HRNetLite, TorchvisionSegmenter, UNet, build_model
+
+__all__ = [
+    "ARCHITECTURES",
+    "FocalLoss",
+    "HRNetLite",
+    "TorchvisionSegmenter",
+    "UNet",
+    "build_model",
+    "class_weights",
+    "load_model",
+    "predict_masks",
+    "save_model",
+    "weighted_cross_entropy",
+]

@@ -1,0 +1,218 @@
+"""Saving, loading and applying segmentation models.
+
+* :func:`save_model` writes ``{"arch", "kwargs", "state_dict"}`` (plus the ``"model"`` entry
+  of :func:`geolab.train.save_checkpoint`, so :func:`geolab.train.load_weights` reads it too)
+  and any plain extras such as the class names and the training image size.
+* :func:`load_model` rebuilds the network from that file with ``torch.load(weights_only=True)``.
+* :func:`predict_masks` turns images into label maps, padding sizes that are not a multiple
+  of the network's stride.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geolab.segmentation.models import ARCHITECTURES, build_model
+
+__all__ = ["load_model", "predict_masks", "save_model"]
+
+
+def save_model(path: str | os.PathLike[str], model: nn.Module, **extra: Any) -> Path:
+    """Save a model built by :func:`~geolab.segmentation.build_model` so it can be rebuilt.
+
+    Args:
+        path: File to write, e.g. ``data_dir() / "checkpoints" / "beachlitter_hrnet.pt"``
+            (folders are created; the write is atomic).
+        model: A model from :func:`~geolab.segmentation.build_model` (it carries ``arch`` and
+            ``arch_kwargs``).
+        **extra: Plain extras (numbers, strings, lists, dicts, tensors), e.g.
+            ``classes=list(CLASSES)``, ``image_size=128``, ``metrics={"miou": 0.61}``.
+
+    Returns:
+        The path written.
+    """
+    from geolab.train import save_checkpoint
+
+    arch = getattr(model, "arch", None)
+    kwargs = getattr(model, "arch_kwargs", None)
+    if arch is None or kwargs is None:
+        raise ValueError(
+            f"save_model: {type(model).__name__} was not built with geolab.segmentation.build_model, so it "
+            "cannot be rebuilt later; build it with build_model(name, ...) or save only its weights with "
+            "geolab.train.save_checkpoint"
+        )
+    reserved = {"arch", "kwargs", "state_dict"} & set(extra)
+    if reserved:
+        raise ValueError(f"save_model: {sorted(reserved)} are reserved names; rename the extra entries")
+    state = model.state_dict()
+    # "state_dict" and save_checkpoint's "model" share the same tensors; torch.save stores them once.
+    return save_checkpoint(path, model, arch=str(arch), kwargs=dict(kwargs), state_dict=state, **extra)
+
+
+def load_model(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model saved by :func:`save_model`.
+
+    Args:
+        path: The file.
+        map_location: Device for the weights.
+
+    Returns:
+        The model in eval mode; the file's other entries (e.g. ``classes``, ``image_size``)
+        are in ``model.checkpoint_info``.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: The file is not a model saved by :func:`save_model` or does not fit.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"model file {path} does not exist; train and save one first (notebook 08 saves "
+            "checkpoints/beachlitter_*.pt under geolab.runtime.data_dir())"
+        )
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+        raise ValueError(
+            f"cannot read model file {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
+            "Is it a file written by geolab.segmentation.save_model?"
+        ) from exc
+    if not isinstance(state, dict) or "arch" not in state or "kwargs" not in state:
+        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            f"{path} is not a model saved by geolab.segmentation.save_model (it holds {keys}, "
+            "expected 'arch', 'kwargs' and 'state_dict'); weights-only checkpoints load with "
+            "geolab.train.load_weights into a model you build yourself"
+        )
+    arch, kwargs = state["arch"], dict(state["kwargs"])
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"{path}: unknown architecture {arch!r}; this geolab knows {ARCHITECTURES}")
+    kwargs.pop("pretrained_backbone", None)  # the weights come from the file
+    num_classes = kwargs.pop("num_classes", 8)
+    model = build_model(arch, num_classes=num_classes, **kwargs)
+    weights = state.get("state_dict", state.get("model"))
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: the weights do not fit a {arch} built with {state['kwargs']}: {exc}") from exc
+    model.checkpoint_info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
+    return model.to(map_location).eval()
+
+
+def _as_batch(images: Any) -> tuple[list[torch.Tensor], bool]:
+    """Images -> list of float ``(3, H, W)`` tensors in 0..1; also whether a single image was given."""
+
+    def one(img: Any) -> torch.Tensor:
+        t = img if isinstance(img, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(img)))
+        if t.ndim == 2:
+            t = t[None].expand(3, -1, -1)
+        if t.ndim != 3:
+            raise ValueError(f"predict_masks: an image must be (3, H, W) or (H, W, 3), got shape {tuple(t.shape)}")
+        if t.shape[0] not in (1, 3) and t.shape[-1] in (1, 3):
+            t = t.permute(2, 0, 1)
+        if t.shape[0] == 1:
+            t = t.expand(3, -1, -1)
+        if t.shape[0] != 3:
+            raise ValueError(f"predict_masks: expected 3 colour channels, got shape {tuple(t.shape)}")
+        if t.dtype == torch.uint8:
+            return t.float() / 255.0
+        if not t.is_floating_point():
+            raise TypeError(f"predict_masks: images must be uint8 (0..255) or float (0..1), got {t.dtype}")
+        return t.float()
+
+    if isinstance(images, torch.Tensor) and images.ndim == 4:
+        return [one(x) for x in images], False
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        return [one(x) for x in images], False
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        return [one(images)], True
+    if isinstance(images, Sequence) and len(images) > 0:
+        return [one(x) for x in images], False
+    raise ValueError("predict_masks: no images given")
+
+
+@torch.no_grad()
+def predict_masks(
+    model: nn.Module,
+    images: Any,
+    *,
+    batch_size: int = 8,
+    device: str | torch.device | None = None,
+    size: int | tuple[int, int] | None = None,
+    return_probs: bool = False,
+) -> Any:
+    """Label maps (class ids) for images.
+
+    Each image is padded at the bottom and right (reflection) to a multiple of the model's
+    ``size_divisor`` (its total stride; 32 if unknown), run through the model, and the
+    logits are cropped back, so any height and width work.
+
+    Args:
+        model: Maps ``(N, 3, H, W)`` floats in 0..1 to logits ``(N, C, H, W)``.
+        images: One image (``(3, H, W)`` tensor or ``(H, W, 3)`` array) or a batch
+            ``(N, 3, H, W)`` / ``(N, H, W, 3)`` or a list of images of any sizes; uint8 0..255
+            or float 0..1.
+        batch_size: Images per forward pass (only images of equal size are batched).
+        device: Default: the device of the model's parameters.
+        size: Run the model at this size (``(height, width)``; an int means
+            ``size × size``); the logits are resized back bilinearly, so the label maps keep
+            the original size. Use about the training scale for big photos.
+        return_probs: Also return the per-class probabilities ``(C, H, W)`` of each image.
+
+    Returns:
+        int64 label map ``(H, W)`` for one image, ``(N, H, W)`` tensor for a batch tensor, or a
+        list of ``(H_i, W_i)`` tensors for a list; with ``return_probs``, a pair
+        ``(labels, probs)`` of the same structure.
+    """
+    batch, single = _as_batch(images)
+    params = next(model.parameters(), None)
+    dev = torch.device(device) if device is not None else (params.device if params is not None else torch.device("cpu"))
+    divisor = int(getattr(model, "size_divisor", 32))
+    was_training = model.training
+    model.eval()
+    labels: list[torch.Tensor] = [torch.empty(0)] * len(batch)
+    probs: list[torch.Tensor] = [torch.empty(0)] * len(batch)
+    order = sorted(range(len(batch)), key=lambda i: tuple(batch[i].shape))
+    i = 0
+    try:
+        while i < len(order):
+            shape = batch[order[i]].shape
+            group = [order[i]]
+            while i + len(group) < len(order) and len(group) < batch_size and batch[order[i + len(group)]].shape == shape:
+                group.append(order[i + len(group)])
+            x = torch.stack([batch[k] for k in group]).to(dev)
+            h, w = x.shape[-2:]
+            if size is not None:
+                target = (size, size) if isinstance(size, int) else tuple(size)
+                x = F.interpolate(x, size=target, mode="bilinear", align_corners=False, antialias=True)
+            ph, pw = (-x.shape[-2]) % divisor, (-x.shape[-1]) % divisor
+            hh, ww = x.shape[-2:]
+            if ph or pw:
+                mode = "reflect" if ph < hh and pw < ww else "replicate"
+                x = F.pad(x, (0, pw, 0, ph), mode=mode)
+            logits = model(x)[..., :hh, :ww].float()
+            if (hh, ww) != (h, w):
+                logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+            p = torch.softmax(logits, dim=1) if return_probs else None
+            lab = logits.argmax(1).cpu()
+            for j, k in enumerate(group):
+                labels[k] = lab[j]
+                if p is not None:
+                    probs[k] = p[j].cpu()
+            i += len(group)
+    finally:
+        model.train(was_training)
+    if single:
+        return (labels[0], probs[0]) if return_probs else labels[0]
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        out = torch.stack(labels)
+        return (out, torch.stack(probs)) if return_probs else out
+    return (labels, probs) if return_probs else labels

@@ -1,0 +1,517 @@
+"""Synthetic BeachLitter-like scenes rendered through a pinhole camera over flat ground.
+
+Every scene is built in metres on the ground plane and seen through a
+:class:`geolab.geometry.GroundCamera`, so the true ground area of each piece of litter is
+known exactly (it is the polygon's area), while its image shows the perspective
+foreshortening of a real beach photo: litter near the camera is big, far litter is small and
+squashed. The masks use the real data set's ids (see :mod:`geolab.data.beachlitter`):
+
+==  =================  =============================================
+id  class              what the generator draws
+==  =================  =============================================
+1   Artificial Litter  bottles, cans, fragments, floats: small, bright, hard-edged
+2   Background         hills or land at the horizon
+3   Living             plants at the edges of the view
+4   Sea                sea with waves and foam beyond the shore
+5   Natural Litter     driftwood and seaweed: elongated, brown/dark
+6   Sky                sky with clouds
+7   Sand Beach         textured sand, pebbles, wet sand near the water
+8   Non Living         concrete blocks and fences
+==  =================  =============================================
+
+Litter pieces never overlap each other or the standing objects (plants, blocks, fences), so
+the class areas in ``meta["true_area_m2"]`` are exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geolab.geometry import GroundCamera, polygon_area
+
+__all__ = ["ID", "random_camera", "read_meta", "render_scene", "write_dataset"]
+
+#: Dataset ids by short name.
+ID: dict[str, int] = {
+    "artificial": 1,
+    "background": 2,
+    "living": 3,
+    "sea": 4,
+    "natural": 5,
+    "sky": 6,
+    "sand": 7,
+    "nonliving": 8,
+}
+
+_ART_COLOURS = np.array(
+    [
+        (235, 240, 245),  # white plastic / styrofoam
+        (40, 110, 220),  # blue
+        (215, 40, 35),  # red
+        (250, 200, 30),  # yellow
+        (40, 170, 80),  # green
+        (245, 120, 30),  # orange
+        (175, 225, 240),  # clear PET, bluish
+        (200, 200, 210),  # aluminium
+    ],
+    dtype=float,
+)
+_NAT_COLOURS = {
+    "driftwood": np.array([(120, 90, 60), (140, 115, 85), (95, 70, 45), (150, 135, 115)], dtype=float),
+    "seaweed": np.array([(55, 50, 25), (70, 60, 30), (40, 45, 30), (85, 65, 35)], dtype=float),
+}
+
+
+def random_camera(rng: np.random.Generator, width: int, height: int) -> GroundCamera:
+    """A plausible hand-held beach camera: 36–48° vertical field of view, 1.2–1.8 m high.
+
+    The bottom distance is chosen so that the horizon lies between 12 % and 40 % of the
+    image height from the top.
+    """
+    for _ in range(100):
+        cam = GroundCamera(
+            int(width),
+            int(height),
+            float(rng.uniform(36, 48)),
+            float(rng.uniform(1.2, 1.8)),
+            float(rng.uniform(2.0, 4.5)),
+        )
+        frac = (cam.horizon_v + 0.5) / height
+        if 0.12 <= frac <= 0.40:
+            return cam
+    return GroundCamera(int(width), int(height), 40.0, 1.5, 3.0)  # pragma: no cover
+
+
+def _noise(rng: np.random.Generator, X: np.ndarray, Y: np.ndarray, cell: float, extent: float) -> np.ndarray:
+    """Smooth value noise in [-1, 1] at points (metres) with ``|X| <= extent``, ``0 <= Y <= 2 extent``."""
+    from scipy.ndimage import map_coordinates
+
+    n = int(math.ceil(2 * extent / cell)) + 3
+    grid = rng.uniform(-1, 1, size=(n, n))
+    cx = np.clip((X + extent) / cell, 0, n - 1.001)
+    cy = np.clip(Y / cell, 0, n - 1.001)
+    return map_coordinates(grid, [cy.ravel(), cx.ravel()], order=1, mode="nearest").reshape(X.shape)
+
+
+def _raster(u: np.ndarray, v: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels whose centres lie inside the image polygon ``(u, v)``."""
+    from skimage.draw import polygon
+
+    rr, cc = polygon(v, u, shape=shape)
+    return rr, cc
+
+
+def _rot(points: np.ndarray, angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return points @ np.array([[c, s], [-s, c]])
+
+
+def _shape(kind: str, rng: np.random.Generator, scale: float) -> np.ndarray:
+    """Outline ``(N, 2)`` in metres of one litter piece, centred at the origin, long axis along x."""
+    if kind == "bottle":
+        L, W = rng.uniform(0.25, 0.45) * scale, rng.uniform(0.08, 0.13) * scale
+        n = 0.3 * L
+        return np.array(
+            [[-L / 2, -W / 2], [L / 2 - n, -W / 2], [L / 2 - 0.4 * n, -W / 5], [L / 2, -W / 5],
+             [L / 2, W / 5], [L / 2 - 0.4 * n, W / 5], [L / 2 - n, W / 2], [-L / 2, W / 2]]
+        )  # fmt: skip
+    if kind == "can":
+        L, W = rng.uniform(0.14, 0.22) * scale, rng.uniform(0.08, 0.11) * scale
+        return np.array([[-L / 2, -W / 2], [L / 2, -W / 2], [L / 2, W / 2], [-L / 2, W / 2]])
+    if kind == "fragment":
+        k = int(rng.integers(5, 9))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+        r = rng.uniform(0.07, 0.2) * scale * rng.uniform(0.6, 1.0, k)
+        return np.column_stack([r * np.cos(ang) * rng.uniform(1.0, 1.8), r * np.sin(ang)])
+    if kind == "float":
+        k = 14
+        ang = np.linspace(0, 2 * np.pi, k, endpoint=False)
+        a, b = rng.uniform(0.15, 0.3) * scale, rng.uniform(0.12, 0.22) * scale
+        return np.column_stack([a * np.cos(ang), b * np.sin(ang)])
+    if kind == "driftwood":
+        L, W = rng.uniform(0.6, 2.0) * scale, rng.uniform(0.12, 0.3) * scale
+        k = 8
+        x = np.linspace(-L / 2, L / 2, k)
+        bend = rng.uniform(-0.15, 0.15) * L * (1 - (2 * x / L) ** 2)
+        w = W / 2 * rng.uniform(0.7, 1.0, k)
+        w[0] *= 0.7
+        w[-1] *= 0.5
+        return np.concatenate([np.column_stack([x, bend - w]), np.column_stack([x, bend + w])[::-1]])
+    if kind == "seaweed":
+        L, W = rng.uniform(0.5, 1.5) * scale, rng.uniform(0.25, 0.6) * scale
+        k = 16
+        ang = np.linspace(0, 2 * np.pi, k, endpoint=False)
+        r = rng.uniform(0.65, 1.0, k)
+        return np.column_stack([L / 2 * r * np.cos(ang), W / 2 * r * np.sin(ang)])
+    raise ValueError(f"unknown litter kind {kind!r}")
+
+
+def _box(cam: GroundCamera, x0: float, y0: float, sx: float, sy: float, sz: float) -> list[np.ndarray]:
+    """Image polygons (whole hull, front face) of a box standing on the ground."""
+    import cv2
+
+    xs = np.array([x0, x0 + sx, x0 + sx, x0, x0, x0 + sx, x0 + sx, x0])
+    ys = np.array([y0, y0, y0 + sy, y0 + sy, y0, y0, y0 + sy, y0 + sy])
+    zs = np.array([0, 0, 0, 0, sz, sz, sz, sz], dtype=float)
+    u, v = cam.world_to_image(xs, ys, zs)
+    if not (np.isfinite(u).all() and np.isfinite(v).all()):
+        return []
+    pts = np.column_stack([u, v]).astype(np.float32)
+    hull = cv2.convexHull(pts)[:, 0, :]
+    front = pts[[0, 1, 5, 4]]
+    return [hull, front]
+
+
+def render_scene(
+    seed: int,
+    width: int = 128,
+    height: int = 96,
+    camera: GroundCamera | None = None,
+    *,
+    n_artificial: int | None = None,
+    n_natural: int | None = None,
+    litter_scale: float = 1.0,
+    sea: bool | None = None,
+    noise: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Render one beach photo with its label mask and ground truth.
+
+    Args:
+        seed: Seed; the same seed gives the same scene.
+        width: Image width in pixels (ignored when ``camera`` is given).
+        height: Image height in pixels (ignored when ``camera`` is given).
+        camera: Camera to use (default :func:`random_camera`).
+        n_artificial: Number of artificial litter pieces (default random, 0 or 4–17).
+        n_natural: Number of natural litter pieces (default random, 1–8).
+        litter_scale: Multiplies every litter size.
+        sea: Sea at the horizon (``True``), land (``False``) or random (``None``).
+        noise: Standard deviation of the pixel noise in grey levels (default random, 1–6).
+
+    Returns:
+        ``image`` uint8 ``(H, W, 3)``; ``mask`` uint8 ``(H, W)`` with dataset ids 1..8;
+        ``meta`` dict with ``camera`` (its parameters), ``true_area_m2`` (exact ground area of
+        each litter class, by class name), ``objects`` (every litter polygon in metres) and the
+        scene settings.
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    rng = np.random.default_rng(seed)
+    cam = camera if camera is not None else random_camera(rng, width, height)
+    W, H = cam.width, cam.height
+    shape = (H, W)
+    v, u = np.mgrid[0:H, 0:W].astype(float)
+    X, Y = cam.image_to_ground(u, v)
+    ground = np.isfinite(Y)
+    Xg = np.where(ground, X, 0.0)
+    Yg = np.where(ground, np.minimum(Y, 500.0), 500.0)
+    extent = 60.0
+
+    img = np.zeros((H, W, 3), dtype=float)
+    mask = np.zeros(shape, dtype=np.uint8)
+    light = rng.uniform(0.8, 1.15)
+    tint = rng.normal(1.0, 0.04, size=3)
+
+    # --- sky -------------------------------------------------------------------------------
+    overcast = rng.random() < 0.3
+    top = np.array((185, 190, 198)) if overcast else np.array((90, 145, 215)) + rng.normal(0, 10, 3)
+    low = np.array((215, 218, 222)) if overcast else np.array((195, 215, 238)) + rng.normal(0, 6, 3)
+    t = np.clip((v + 0.5) / max(cam.horizon_v + 0.5, 1.0), 0, 1)[..., None]
+    sky = top * (1 - t) + low * t
+    clouds = _noise(rng, (u / W - 0.5) * 40, v / H * 60, rng.uniform(3.0, 6.0), 30.0)
+    cloud = np.clip((clouds - rng.uniform(0.0, 0.5)) * 2.5, 0, 1)[..., None]
+    sky = sky * (1 - cloud) + np.array((245, 245, 248)) * cloud
+    img[~ground] = sky[~ground]
+    mask[~ground] = ID["sky"]
+
+    # --- sea or land beyond the shore ------------------------------------------------------
+    has_sea = bool(rng.random() < 0.75) if sea is None else bool(sea)
+    shore0 = float(rng.uniform(10, 30))
+    amp, k, ph = rng.uniform(0.3, 2.0), rng.uniform(0.05, 0.3), rng.uniform(0, 2 * np.pi)
+    shore = shore0 + amp * np.sin(k * Xg + ph)
+    beyond = ground & (Yg > shore)
+    if has_sea:
+        deep = np.array((35, 85, 120)) + rng.normal(0, 10, 3)
+        near = np.array((70, 140, 150)) + rng.normal(0, 10, 3)
+        d = np.clip((Yg - shore) / 30.0, 0, 1)[..., None]
+        col = near * (1 - d) + deep * d
+        waves = np.sin(Yg * rng.uniform(1.5, 3.0) + 0.5 * np.sin(Xg * 0.7))[..., None]
+        col = col + 12 * waves
+        foam = (Yg - shore < rng.uniform(0.4, 1.2))[..., None] & (waves > -0.2)
+        col = np.where(foam, np.array((235, 240, 240)), col)
+        img[beyond] = col[beyond]
+        mask[beyond] = ID["sea"]
+    else:
+        land = np.array((85, 100, 70)) + rng.normal(0, 10, 3)
+        tex = _noise(rng, Xg, Yg, 2.0, extent)[..., None]
+        img[beyond] = (land + 20 * tex)[beyond]
+        mask[beyond] = ID["background"]
+
+    # --- hills on the horizon --------------------------------------------------------------
+    if (not has_sea) or rng.random() < 0.5:
+        vh = cam.horizon_v
+        hill_h = rng.uniform(0.03, 0.12) * H
+        prof = _noise(rng, (np.arange(W) / W - 0.5) * 40, np.zeros(W) + 1.0, rng.uniform(3, 10), 25.0)
+        top_v = vh - hill_h * (0.55 + 0.45 * prof)
+        hill = (~ground) & (v >= top_v[None, :])
+        hcol = np.array((95, 115, 110)) + rng.normal(0, 10, 3)
+        haze = np.clip((v - top_v[None, :]) / max(hill_h, 1.0), 0, 1)[..., None]
+        img[hill] = (hcol * (1 - 0.3 * haze) + 0.3 * haze * low)[hill]
+        mask[hill] = ID["background"]
+
+    # --- sand ------------------------------------------------------------------------------
+    sand = ground & ~beyond
+    base = np.array([(205, 190, 155), (180, 168, 140), (160, 140, 105), (215, 205, 180)][rng.integers(4)], dtype=float)
+    base = base + rng.normal(0, 6, 3)
+    tex = 0.6 * _noise(rng, Xg, Yg, 0.6, 30.0) + 0.4 * _noise(rng, Xg, Yg, 0.12, 10.0)
+    col = base[None, None, :] * (1 + 0.07 * tex[..., None])
+    wet = np.clip(1 - (shore - Yg) / rng.uniform(1.0, 4.0), 0, 1)[..., None] if has_sea else 0.0
+    col = col * (1 - 0.3 * wet)
+    img[sand] = col[sand]
+    mask[sand] = ID["sand"]
+    # distractors on sand: pebbles and shadows (still sand)
+    for _ in range(int(rng.integers(0, 25))):
+        px, py = rng.uniform(-6, 6), rng.uniform(cam.bottom_distance_m, cam.bottom_distance_m + 10)
+        r = rng.uniform(0.02, 0.08)
+        ang = np.linspace(0, 2 * np.pi, 10, endpoint=False)
+        uu, vv = cam.ground_to_image(px + r * np.cos(ang), py + r * 0.8 * np.sin(ang))
+        if not np.isfinite(uu).all():
+            continue
+        rr, cc = _raster(uu, vv, shape)
+        keep = mask[rr, cc] == ID["sand"]
+        img[rr[keep], cc[keep]] = rng.uniform(60, 130) * np.array((1.0, 0.97, 0.9))
+
+    occluder = np.zeros(shape, dtype=bool)
+    # --- installations (blocks, fence) -----------------------------------------------------
+    if rng.random() < 0.45:
+        grey = rng.uniform(120, 175)
+        if rng.random() < 0.5:  # concrete blocks
+            for _ in range(int(rng.integers(1, 4))):
+                s = rng.uniform(0.6, 1.4)
+                y0 = rng.uniform(cam.bottom_distance_m + 3, min(shore0 - 1, cam.bottom_distance_m + 14))
+                x0 = rng.uniform(-0.6, 0.6) * y0 * 0.5
+                polys = _box(cam, x0, y0, s, s * rng.uniform(0.6, 1.2), s * rng.uniform(0.5, 1.0))
+                for j, p in enumerate(polys):
+                    rr, cc = _raster(p[:, 0], p[:, 1], shape)
+                    img[rr, cc] = grey * (0.8 if j else 1.0) * np.array((1.0, 1.0, 0.97))
+                    mask[rr, cc] = ID["nonliving"]
+                    occluder[rr, cc] = True
+        else:  # fence of posts and rails
+            y0 = rng.uniform(cam.bottom_distance_m + 4, min(shore0 - 1, cam.bottom_distance_m + 16))
+            side = rng.choice([-1.0, 1.0])
+            xs = side * np.arange(rng.uniform(0.5, 2.0), 12.0, rng.uniform(1.2, 2.0))
+            wood = np.array((110, 95, 75)) * rng.uniform(0.8, 1.2)
+            for x0 in xs:
+                for p in _box(cam, x0, y0, 0.08, 0.08, 1.0)[:1]:
+                    rr, cc = _raster(p[:, 0], p[:, 1], shape)
+                    img[rr, cc] = wood
+                    mask[rr, cc] = ID["nonliving"]
+                    occluder[rr, cc] = True
+            x_lo, x_hi = float(min(xs.min(), xs.max())), float(max(xs.min(), xs.max()))
+            for zr in (0.45, 0.85):
+                p = _box(cam, x_lo, y0, x_hi - x_lo + 0.08, 0.04, zr)
+                if p:
+                    uu, vv = cam.world_to_image([x_lo, x_hi, x_hi, x_lo], [y0] * 4, [zr - 0.05, zr - 0.05, zr, zr])
+                    rr, cc = _raster(uu, vv, shape)
+                    img[rr, cc] = wood * 0.9
+                    mask[rr, cc] = ID["nonliving"]
+                    occluder[rr, cc] = True
+
+    # --- plants at the edges ---------------------------------------------------------------
+    for side in (-1.0, 1.0):
+        if rng.random() >= 0.45:
+            continue
+        u_edge = 0.0 if side < 0 else W - 1.0
+        v_row = float(rng.uniform(cam.horizon_v + 0.15 * (H - cam.horizon_v), cam.horizon_v + 0.6 * (H - cam.horizon_v)))
+        xe, ye = cam.image_to_ground(u_edge, v_row)
+        if not np.isfinite(xe):
+            continue
+        xb, yb = float(xe), float(ye)
+        green = np.array((55, 105, 45)) + rng.normal(0, 12, 3)
+        for _ in range(int(rng.integers(25, 60))):
+            bx = xb + rng.normal(0, 0.5) - side * abs(rng.normal(0, 0.3))
+            by = yb + rng.normal(0, 0.5)
+            hgt = rng.uniform(0.15, 0.5)
+            lx, ly = rng.normal(0, 0.15), rng.normal(0, 0.15)
+            bw = rng.uniform(0.02, 0.06)
+            uu, vv = cam.world_to_image([bx - bw, bx + bw, bx + lx], [by, by, by + ly], [0.0, 0.0, hgt])
+            if not (np.isfinite(uu).all() and np.isfinite(vv).all()):
+                continue
+            rr, cc = _raster(uu, vv, shape)
+            img[rr, cc] = green * rng.uniform(0.7, 1.3)
+            mask[rr, cc] = ID["living"]
+            occluder[rr, cc] = True
+
+    # --- litter on the sand ----------------------------------------------------------------
+    if n_artificial is None:
+        n_artificial = 0 if rng.random() < 0.08 else int(rng.integers(4, 18))
+    if n_natural is None:
+        n_natural = int(rng.integers(1, 9))
+    taken = occluder.copy()
+    objects: list[dict[str, Any]] = []
+    areas = {"Artificial Litter": 0.0, "Natural Litter": 0.0}
+    y_far = min(shore0 - 1.5, cam.bottom_distance_m + 7.0)
+    kinds = ["artificial"] * n_artificial + ["natural"] * n_natural
+    for cls in kinds:
+        for _attempt in range(30):
+            if cls == "artificial":
+                kind = str(rng.choice(["bottle", "can", "fragment", "fragment", "float"]))
+            else:
+                kind = str(rng.choice(["driftwood", "seaweed"]))
+            outline = _rot(_shape(kind, rng, litter_scale), rng.uniform(0, np.pi))
+            # distance drawn so that more pieces lie near the camera
+            py = cam.bottom_distance_m + (y_far - cam.bottom_distance_m) * rng.random() ** 2
+            half = abs(float(cam.image_to_ground(W - 0.5, cam.ground_to_image(0.0, py)[1])[0]))
+            px = rng.uniform(-half, half)
+            gx, gy = outline[:, 0] + px, outline[:, 1] + py
+            uu, vv = cam.ground_to_image(gx, gy)
+            if not (np.isfinite(uu).all() and np.isfinite(vv).all()):
+                continue
+            if uu.min() < 0 or uu.max() > W - 1 or vv.min() < 0 or vv.max() > H - 1:
+                continue
+            rr, cc = _raster(uu, vv, shape)
+            if rr.size == 0:
+                continue
+            r0, r1 = max(rr.min() - 1, 0), min(rr.max() + 2, H)
+            c0, c1 = max(cc.min() - 1, 0), min(cc.max() + 2, W)
+            if taken[r0:r1, c0:c1].any() or (mask[rr, cc] != ID["sand"]).any():
+                continue
+            # local coordinates (metres) of the covered pixels, for shading
+            lx = np.stack([X[rr, cc] - px, Y[rr, cc] - py], axis=-1)
+            pal = _ART_COLOURS if cls == "artificial" else _NAT_COLOURS[kind]
+            colour = pal[rng.integers(len(pal))] * rng.uniform(0.9, 1.05)
+            span = np.abs(outline).max() + 1e-6
+            axis = lx @ (outline[np.argmax(np.abs(outline[:, 0]))] / span)
+            if cls == "artificial":
+                shade = 1.0 + 0.12 * np.clip(axis / span, -1, 1)
+                pix = colour[None, :] * shade[:, None]
+                if kind in ("bottle", "can") and rng.random() < 0.7:  # label band / highlight
+                    band = np.abs(axis / span) < 0.25
+                    pix[band] = pal[rng.integers(len(pal))]
+            else:
+                across = lx @ np.array([-1.0, 0.0])
+                grain = np.sin(across * rng.uniform(60, 120) + axis * 5)
+                pix = colour[None, :] * (1 + (0.12 if kind == "driftwood" else 0.2) * grain[:, None])
+            img[rr, cc] = pix
+            mask[rr, cc] = ID[cls]
+            taken[r0:r1, c0:c1] = True
+            area = polygon_area(gx, gy)
+            name = "Artificial Litter" if cls == "artificial" else "Natural Litter"
+            areas[name] += area
+            objects.append(
+                {"class_id": ID[cls], "kind": kind, "area_m2": area, "polygon_m": np.column_stack([gx, gy]).round(5).tolist()}
+            )
+            break
+
+    # --- lighting, noise -------------------------------------------------------------------
+    img = img * light * tint
+    sigma = float(rng.uniform(1, 6)) if noise is None else float(noise)
+    img = img + rng.normal(0, sigma, size=img.shape)
+    image = np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+    meta: dict[str, Any] = {
+        "seed": int(seed),
+        "camera": {
+            "width": W,
+            "height": H,
+            "vfov_deg": cam.vfov_deg,
+            "camera_height_m": cam.camera_height_m,
+            "bottom_distance_m": cam.bottom_distance_m,
+            "tilt_deg": cam.tilt_deg,
+            "focal_px": cam.focal_px,
+        },
+        "true_area_m2": areas,
+        "objects": objects,
+        "has_sea": has_sea,
+        "shore_distance_m": shore0,
+    }
+    return image, mask, meta
+
+
+def write_dataset(
+    root: str | os.PathLike[str],
+    n: int,
+    seed: int = 0,
+    size: tuple[int, int] = (128, 96),
+    camera: GroundCamera | None = None,
+    quality: int = 92,
+    progress: bool = False,
+    **scene_kwargs: Any,
+) -> Path:
+    """Write ``n`` synthetic scenes in the real BeachLitter format.
+
+    Layout: ``root/beachlitter/images/NNNNNN.jpg``, ``root/beachlitter/maskpngs/NNNNNN.png``
+    (palette PNGs), plus ``root/beachlitter/synthetic_meta.json`` (full metadata per stem) and
+    ``synthetic_meta.csv`` (camera and true areas per stem).
+
+    Args:
+        root: Output folder (created).
+        n: Number of scenes; stems ``000001`` .. ``n``.
+        seed: Master seed; scene ``i`` gets its own seed derived from it.
+        size: ``(width, height)`` in pixels (when ``camera`` is not given).
+        camera: One camera for every scene (default: a random camera per scene).
+        quality: JPEG quality.
+        progress: Show a tqdm bar.
+        **scene_kwargs: Passed to :func:`render_scene`.
+
+    Returns:
+        The ``beachlitter`` folder.
+    """
+    from PIL import Image
+
+    from geolab.data.beachlitter import save_mask
+
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    out = Path(root) / "beachlitter"
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "maskpngs").mkdir(parents=True, exist_ok=True)
+    seeds = np.random.SeedSequence(seed).generate_state(n, dtype=np.uint32)
+    all_meta: dict[str, Any] = {}
+    it: Any = range(n)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="scenes")
+    for i in it:
+        stem = f"{i + 1:06d}"
+        image, mask, meta = render_scene(int(seeds[i]), size[0], size[1], camera=camera, **scene_kwargs)
+        Image.fromarray(image).save(out / "images" / f"{stem}.jpg", quality=quality)
+        save_mask(out / "maskpngs" / f"{stem}.png", mask)
+        all_meta[stem] = meta
+    (out / "synthetic_meta.json").write_text(json.dumps(all_meta))
+    with open(out / "synthetic_meta.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["stem", "seed", "width", "height", "vfov_deg", "camera_height_m", "bottom_distance_m",
+                    "artificial_litter_m2", "natural_litter_m2"])  # fmt: skip
+        for stem, m in all_meta.items():
+            c = m["camera"]
+            w.writerow([stem, m["seed"], c["width"], c["height"], f"{c['vfov_deg']:.6f}", f"{c['camera_height_m']:.6f}",
+                        f"{c['bottom_distance_m']:.6f}", f"{m['true_area_m2']['Artificial Litter']:.8f}",
+                        f"{m['true_area_m2']['Natural Litter']:.8f}"])  # fmt: skip
+    return out
+
+
+def read_meta(root: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Metadata written by :func:`write_dataset`, by stem (``root`` as for the loader).
+
+    Each entry also holds a ready ``GroundCamera`` under ``"ground_camera"``.
+    """
+    from geolab.data.beachlitter import find_root
+
+    path = find_root(root) / "synthetic_meta.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: only write_dataset() writes it (real data has none)")
+    meta = json.loads(path.read_text())
+    for m in meta.values():
+        c = m["camera"]
+        m["ground_camera"] = GroundCamera(
+            c["width"], c["height"], c["vfov_deg"], c["camera_height_m"], c["bottom_distance_m"]
+        )
+    return meta

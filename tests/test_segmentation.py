@@ -1,0 +1,226 @@
+"""geolab.segmentation: shapes, parameter counts, losses against torch/torchvision, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torchvision.ops import sigmoid_focal_loss
+
+from geolab.nn import count_parameters
+from geolab.segmentation import (
+    ARCHITECTURES,
+    FocalLoss,
+    HRNetLite,
+    TorchvisionSegmenter,
+    UNet,
+    build_model,
+    class_weights,
+    load_model,
+    predict_masks,
+    save_model,
+    weighted_cross_entropy,
+)
+from geolab.segmentation.models import FusionUnit
+
+
+def _count_unet(base: int, depth: int, cin: int = 3, classes: int = 8) -> int:
+    """Parameters of the U-Net computed by hand from its layer list."""
+
+    def cbr(a: int, b: int) -> int:  # 3x3 conv without bias + batch norm (weight, bias)
+        return 9 * a * b + 2 * b
+
+    widths = [base * 2**k for k in range(depth + 1)]
+    total, c = 0, cin
+    for w in widths:
+        total += cbr(c, w) + cbr(w, w)
+        c = w
+    for k in range(depth - 1, -1, -1):
+        total += 4 * widths[k + 1] * widths[k] + widths[k]  # 2x2 transposed conv with bias
+        total += cbr(2 * widths[k], widths[k]) + cbr(widths[k], widths[k])
+    return total + widths[0] * classes + classes
+
+
+@pytest.mark.parametrize("size", [(32, 32), (37, 53), (17, 64)])
+def test_unet_and_hrnet_keep_odd_sizes(size):
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, *size)
+    for model in (UNet(base=4, depth=3), HRNetLite(base=4, num_branches=3, blocks=1)):
+        assert model(x).shape == (2, 8, *size)
+
+
+def test_parameter_counts():
+    assert count_parameters(UNet(base=16, depth=4)) == _count_unet(16, 4)
+    assert count_parameters(UNet(base=8, depth=2)) == _count_unet(8, 2)
+    hr = HRNetLite(base=16)
+    assert 0.5e6 < count_parameters(hr) < 3e6  # "small width": about the size of the U-Net baseline
+    assert count_parameters(HRNetLite(base=8)) < count_parameters(hr)
+
+
+def test_hrnet_branches_and_fusion_shapes():
+    hr = HRNetLite(base=4, num_branches=4, blocks=1, stem_stride=4)
+    assert hr.size_divisor == 32
+    x = torch.rand(1, 3, 64, 96)
+    xs = [hr.stem(x)]
+    for transition, stage in zip(hr.transitions, hr.stages):
+        xs = xs + [transition(xs[-1])]
+        for module in stage:
+            xs = module(xs)
+    assert [tuple(t.shape) for t in xs] == [(1, 4, 16, 24), (1, 8, 8, 12), (1, 16, 4, 6), (1, 32, 2, 3)]
+    fuse = FusionUnit([4, 8])
+    out = fuse([torch.rand(1, 4, 9, 9), torch.rand(1, 8, 5, 5)])  # odd sizes: up-sampling to exact size
+    assert [tuple(t.shape) for t in out] == [(1, 4, 9, 9), (1, 8, 5, 5)]
+    with pytest.raises(ValueError, match="modules"):
+        HRNetLite(num_branches=3, modules=[1])
+
+
+def test_bad_input_is_explained():
+    with pytest.raises(ValueError, match="batch"):
+        UNet(base=4, depth=2)(torch.rand(3, 16, 16))
+    with pytest.raises(TypeError, match="float"):
+        HRNetLite(base=4, num_branches=2)(torch.zeros(1, 3, 16, 16, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("segformer")
+
+
+@pytest.mark.parametrize("name", ["lraspp", "deeplabv3_mobilenet"])
+def test_torchvision_models_build_offline(name):
+    model = build_model(name, num_classes=8).eval()
+    assert isinstance(model, TorchvisionSegmenter)
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 45, 61)).shape == (1, 8, 45, 61)
+
+
+def test_deeplab_resnet50_builds_offline():
+    model = build_model("deeplabv3_resnet50", num_classes=3)
+    assert count_parameters(model) > 30e6
+    assert set(ARCHITECTURES) >= {"unet", "hrnet", "lraspp", "deeplabv3_mobilenet", "deeplabv3_resnet50"}
+
+
+def test_pretrained_backbone_missing_gives_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="downloads nothing"):
+        build_model("lraspp", pretrained_backbone=True)
+
+
+# ------------------------------------------------------------------------------- losses
+
+
+def _logits_targets(seed=0, c=5, shape=(2, 6, 7)):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(shape[0], c, *shape[1:], generator=g) * 3
+    targets = torch.randint(0, c, shape, generator=g)
+    targets[0, :2] = 255
+    return logits, targets
+
+
+def test_focal_with_gamma_zero_is_cross_entropy():
+    logits, targets = _logits_targets()
+    ce = F.cross_entropy(logits, targets, ignore_index=255)
+    torch.testing.assert_close(FocalLoss(gamma=0)(logits, targets), ce)
+    w = torch.tensor([1.0, 2.0, 0.5, 3.0, 1.5])
+    ce_sum = F.cross_entropy(logits, targets, weight=w, ignore_index=255, reduction="sum")
+    n_valid = (targets != 255).sum()
+    torch.testing.assert_close(FocalLoss(gamma=0, alpha=w)(logits, targets), ce_sum / n_valid)
+
+
+def test_focal_matches_torchvision_sigmoid_focal_in_the_binary_case():
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(3, 5, 4, generator=g) * 2
+    t = torch.randint(0, 2, (3, 5, 4), generator=g)
+    logits = torch.stack([torch.zeros_like(z), z], dim=1)  # softmax over [0, z] = sigmoid(z)
+    for gamma, alpha in [(2.0, -1.0), (1.0, 0.25), (3.0, 0.75)]:
+        ref = sigmoid_focal_loss(z, t.float(), alpha=alpha, gamma=gamma, reduction="mean")
+        a = None if alpha < 0 else [1 - alpha, alpha]
+        torch.testing.assert_close(FocalLoss(gamma=gamma, alpha=a)(logits, t), ref)
+
+
+def test_focal_ignores_pixels_and_downweights_easy_ones():
+    logits, targets = _logits_targets(2)
+    per_pixel = FocalLoss(gamma=2, reduction="none")(logits, targets)
+    assert (per_pixel[targets == 255] == 0).all()
+    ce = F.cross_entropy(logits, targets, ignore_index=255, reduction="none")
+    assert (per_pixel <= ce + 1e-6).all()
+    logits.requires_grad_(True)
+    FocalLoss()(logits, targets).backward()
+    assert torch.isfinite(logits.grad).all()
+    with pytest.raises(ValueError, match="gamma"):
+        FocalLoss(gamma=-1)
+
+
+def test_class_weights():
+    counts = np.array([10, 1000, 500, 0, 40])
+    med = class_weights(counts, "median", max_weight=None)
+    share = counts[[0, 1, 2, 4]] / counts.sum()
+    np.testing.assert_allclose(med.numpy()[[0, 1, 2, 4]], np.median(share) / share, rtol=1e-6)
+    assert med[3] == 0
+    inv = class_weights(counts, "inverse_sqrt", max_weight=None)
+    assert float((inv.double() * torch.as_tensor(counts / counts.sum())).sum()) == pytest.approx(1.0)
+    assert inv[0] > inv[4] > inv[2] > inv[1]
+    assert class_weights(counts, "inverse", max_weight=5.0).max() == 5.0
+    with pytest.raises(ValueError):
+        class_weights([0, 0], "median")
+    with pytest.raises(ValueError, match="method"):
+        class_weights([1, 2], "bogus")
+    loss = weighted_cross_entropy(med, ignore_index=255)
+    logits, targets = _logits_targets(3)
+    torch.testing.assert_close(loss(logits, targets), F.cross_entropy(logits, targets, weight=med, ignore_index=255))
+
+
+# ------------------------------------------------------------------------------- save, load, predict
+
+
+@pytest.mark.parametrize("name,kwargs", [("unet", {"base": 4, "depth": 2}), ("hrnet", {"base": 4, "num_branches": 2, "blocks": 1})])
+def test_save_load_round_trip(tmp_path, name, kwargs):
+    from geolab.train import load_weights
+
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=8, **kwargs).eval()
+    path = save_model(tmp_path / "ckpt" / "m.pt", model, classes=[f"c{i}" for i in range(8)], image_size=64)
+    loaded = load_model(path)
+    assert loaded.checkpoint_info["image_size"] == 64 and loaded.checkpoint_info["arch"] == name
+    x = torch.rand(2, 3, 24, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    raw = torch.load(path, weights_only=True)
+    assert {"arch", "kwargs", "state_dict"} <= set(raw)
+    other = build_model(name, num_classes=8, **kwargs)
+    load_weights(other, path)  # the geolab.train reader understands the file too
+    with torch.no_grad():
+        torch.testing.assert_close(other.eval()(x), model(x))
+
+
+def test_load_model_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_model(tmp_path / "missing.pt")
+    bad = tmp_path / "garbage.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="garbage.pt"):
+        load_model(bad)
+    plain = tmp_path / "plain.pt"
+    torch.save({"model": {}}, plain)
+    with pytest.raises(ValueError, match="plain.pt"):
+        load_model(plain)
+    with pytest.raises(ValueError, match="build_model"):
+        save_model(tmp_path / "x.pt", torch.nn.Conv2d(3, 8, 1))
+
+
+def test_predict_masks_pads_and_matches_argmax():
+    torch.manual_seed(0)
+    model = build_model("unet", base=4, depth=3).eval()  # stride 8
+    imgs = torch.randint(0, 256, (3, 3, 21, 30), dtype=torch.uint8)
+    masks = predict_masks(model, imgs, batch_size=2)
+    assert masks.shape == (3, 21, 30) and masks.dtype == torch.int64
+    with torch.no_grad():
+        direct = model(imgs.float() / 255).argmax(1)  # the U-Net pads internally the same way
+    assert torch.equal(masks, direct)
+    # a single HxWx3 NumPy image and a list of differently sized images
+    one = predict_masks(model, imgs[0].permute(1, 2, 0).numpy())
+    assert torch.equal(one, masks[0])
+    out = predict_masks(model, [imgs[0], torch.rand(3, 13, 17)])
+    assert [tuple(m.shape) for m in out] == [(21, 30), (13, 17)]
+    lab, prob = predict_masks(model, imgs[:1], size=32, return_probs=True)
+    assert lab.shape == (1, 21, 30) and prob.shape == (1, 8, 21, 30)
+    torch.testing.assert_close(prob.sum(1), torch.ones(1, 21, 30))
+    assert model.training is False
