@@ -36,7 +36,7 @@ nbval: $(STAMP)
 	GEOLAB_PROFILE=smoke $(BIN)/python -m pytest $(NBVAL_FLAGS) notebooks
 
 book-smoke: $(STAMP)
-	$(BIN)/python tools/book.py --profile smoke --strict --output _build/test
+	$(BIN)/python tools/book.py --profile smoke --strict --retries 1 --output _build/test
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

@@ -31,12 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="", help="smoke | standard | full (default: geolab's default)")
     parser.add_argument("--output", default="", help="folder that receives _build/ (default: the repository)")
     parser.add_argument("--strict", action="store_true", help="-W -n --keep-going: warnings are errors")
+    parser.add_argument("--retries", type=int, default=0,
+                        help="rebuild this many times after a failure (jupyter-cache re-executes only the "
+                             "notebooks that failed); guards CI against a rare kernel stall seen with nbclient")
     args = parser.parse_args(argv)
 
     name = resolve_profile(args.profile)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     cache = ROOT / "_build" / f".jupyter_cache-{name}"
     config["execute"]["cache"] = str(cache)
+    if name == "smoke":
+        # A smoke notebook takes under 90 s; a stalled kernel should fail fast, not after 30 min.
+        config["execute"]["timeout"] = 300
     build_dir = ROOT / "_build"
     build_dir.mkdir(exist_ok=True)
     cfg_path = build_dir / f"_config.{name}.yml"
@@ -51,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Building the book in the {name!r} profile: {' '.join(cmd)}", flush=True)
     start = time.perf_counter()
     result = subprocess.run(cmd, env=env, cwd=ROOT)
+    for attempt in range(args.retries):
+        if result.returncode == 0:
+            break
+        print(f"Book build failed (exit {result.returncode}); retry {attempt + 1} of {args.retries}. "
+              "Notebooks that executed cleanly are taken from the cache.", flush=True)
+        result = subprocess.run(cmd, env=env, cwd=ROOT)
     total = time.perf_counter() - start
     report_times(cache, name)
     out = Path(args.output).resolve() if args.output else ROOT
