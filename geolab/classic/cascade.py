@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from geolab.classic.haar import FEATURE_TYPES, haar_feature_params, integral_image_padded
+from geolab.classic.haar import _OFFSETS, FEATURE_TYPES, haar_feature_params, integral_image_padded
 
 __all__ = [
     "Cascade",
@@ -38,15 +38,6 @@ __all__ = [
     "window_features",
 ]
 
-# Rectangle (row, col) offsets, in units of the rectangle size, in scikit-image's order; the
-# feature value is the sum over odd-indexed rectangles minus the sum over even-indexed ones.
-_OFFSETS: dict[str, tuple[tuple[int, int], ...]] = {
-    "type-2-x": ((0, 0), (0, 1)),
-    "type-2-y": ((0, 0), (1, 0)),
-    "type-3-x": ((0, 0), (0, 1), (0, 2)),
-    "type-3-y": ((0, 0), (1, 0), (2, 0)),
-    "type-4": ((0, 0), (0, 1), (1, 1), (1, 0)),
-}
 _TYPE_CODE = {t: i for i, t in enumerate(FEATURE_TYPES)}
 FORMAT_VERSION = 1
 
