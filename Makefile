@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/python tools/book.py --profile "$(PROFILE)"
+	$(BIN)/python tools/book.py --profile "$(PROFILE)" --retries 1
 
 test: unit nbval book-smoke
 

@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     cache = ROOT / "_build" / f".jupyter_cache-{name}"
     config["execute"]["cache"] = str(cache)
-    if name == "smoke":
-        # A smoke notebook takes under 90 s; a stalled kernel should fail fast, not after 30 min.
-        config["execute"]["timeout"] = 300
+    # A cell that outlives this is stalled, not slow: fail (and retry) instead of waiting 30 min.
+    # Seen here: nbclient occasionally waits out the whole cell timeout on the first notebook
+    # of a fresh build while the kernel sits idle (a lost IOPub message).
+    config["execute"]["timeout"] = {"smoke": 120, "standard": 600}.get(name, config["execute"]["timeout"])
     build_dir = ROOT / "_build"
     build_dir.mkdir(exist_ok=True)
     cfg_path = build_dir / f"_config.{name}.yml"
