@@ -1,9 +1,11 @@
-"""Plots the course draws again and again: image grids, label overlays, training curves."""
+"""Plots the course draws again and again: image grids, label overlays, training curves,
+and matplotlib figures driven by ipywidgets controls."""
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -12,7 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-__all__ = ["image_grid", "mask_to_rgb", "overlay_mask", "plot_history", "to_display"]
+__all__ = ["FigureControls", "image_grid", "interactive_figure", "mask_to_rgb", "overlay_mask", "plot_history",
+           "to_display"]
 
 
 def to_display(image: Any) -> np.ndarray:
@@ -196,3 +199,121 @@ def plot_history(
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+class FigureControls:
+    """ipywidgets controls wired to a plotting function; see :func:`interactive_figure`.
+
+    Attributes:
+        widget: The ``VBox`` to display (controls, optional button, message line, image).
+        controls: Name -> control widget.
+        image: The ``ipywidgets.Image`` that shows the latest figure as PNG.
+        message: An ``HTML`` line that shows an error raised by the function, if any.
+        result: What the function returned on its latest successful call.
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        controls: Mapping[str, Any],
+        fixed: Mapping[str, Any],
+        manual: str | None,
+        dpi: int,
+    ) -> None:
+        import ipywidgets as widgets
+
+        for name, control in controls.items():
+            if not isinstance(control, widgets.ValueWidget):
+                raise TypeError(f"control {name!r} must be an ipywidgets value widget (a slider, a dropdown, "
+                                f"...), got {type(control).__name__}")
+        self.function = function
+        self.controls = dict(controls)
+        self.fixed = dict(fixed)
+        self.dpi = dpi
+        self.result: Any = None
+        self.image = widgets.Image(format="png")
+        self.message = widgets.HTML()
+        self.button = widgets.Button(description=manual) if manual else None
+        children: list[Any] = list(self.controls.values())
+        if self.button is not None:
+            self.button.on_click(lambda _button: self._update())
+        else:
+            for control in self.controls.values():
+                control.observe(lambda _change: self._update(), names="value")
+        children += [self.button] if self.button is not None else []
+        self.widget = widgets.VBox(children + [self.message, self.image])
+        self.render()
+
+    def values(self) -> dict[str, Any]:
+        """The keyword arguments the function gets now: the controls' values and the fixed ones."""
+        return {**{name: c.value for name, c in self.controls.items()}, **self.fixed}
+
+    def render(self) -> Any:
+        """Call the function with the current values and show its figure; return its result.
+
+        Raises:
+            ValueError: If the call leaves no new matplotlib figure (e.g. it called
+                ``plt.show()``, which hands the figure to the notebook and closes it).
+        """
+        before = set(plt.get_fignums())
+        try:
+            result = self.function(**self.values())
+        finally:
+            new = [plt.figure(n) for n in plt.get_fignums() if n not in before]
+        figure = result if isinstance(result, Figure) else (new[-1] if new else None)
+        if figure is None:
+            raise ValueError(
+                f"{getattr(self.function, '__name__', 'the function')} drew no matplotlib figure: draw one "
+                "(or return a Figure) and do not call plt.show(), which hands the figure to the notebook")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=self.dpi, bbox_inches="tight")
+        for fig in {*new, figure}:
+            plt.close(fig)
+        self.image.value = buffer.getvalue()
+        self.result = result
+        self.message.value = ""
+        return result
+
+    def _update(self) -> None:
+        """Re-render after a control changed; show an error instead of raising it in the widget thread."""
+        import html
+
+        try:
+            self.render()
+        except Exception as err:  # noqa: BLE001 - shown to the user, who can change the control again
+            self.message.value = f"<pre style='color:#b00'>{html.escape(type(err).__name__ + ': ' + str(err))}</pre>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def interactive_figure(
+    function: Callable[..., Any],
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    manual: str | None = None,
+    dpi: int = 80,
+    **controls: Any,
+) -> FigureControls:
+    """Drive a plotting function with ipywidgets controls; the figure is shown as a PNG image.
+
+    ``function(**values)`` must draw a matplotlib figure (or return one) without calling
+    ``plt.show()``; whatever it returns is kept in ``.result``. Unlike
+    ``ipywidgets.interactive`` this uses no ``Output`` widget: headless notebook runners
+    (nbclient, as used by Jupyter Book and nbconvert) mimic that widget by sending messages
+    back to the kernel while they wait for its reply, which can stall a build until the cell
+    timeout. Here the kernel only updates an ``Image`` widget, and the executed notebook keeps
+    the first figure in its widget state.
+
+    Args:
+        function: The plain plotting function (the notebook can also call it directly).
+        fixed: Keyword arguments passed unchanged on every call.
+        manual: Label of a button that triggers the call; when ``None`` every change of a
+            control triggers it (set ``continuous_update=False`` on slow sliders).
+        dpi: Resolution of the PNG, in dots per inch.
+        **controls: One ipywidgets value widget (slider, dropdown, checkbox, ...) per argument.
+
+    Returns:
+        A :class:`FigureControls`; display it (or its ``.widget``) in a notebook.
+    """
+    return FigureControls(function, controls, fixed or {}, manual, dpi)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -62,3 +64,101 @@ def test_plot_history_pairs_train_and_val():
     assert len(fig.axes[0].lines) == 2
     with pytest.raises(KeyError):
         plot_history(history, keys=["nope"])
+
+
+def _png_shape(data: bytes) -> tuple[int, ...]:
+    from skimage.io import imread
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return imread(io.BytesIO(data)).shape
+
+
+def test_interactive_figure_renders_and_follows_its_controls():
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from geolab.plot import interactive_figure
+
+    calls = []
+
+    def draw(n: int, colour: str, scale: float) -> float:
+        calls.append((n, colour, scale))
+        fig, ax = plt.subplots(figsize=(2, 1))
+        ax.plot(np.arange(n) * scale, color=colour)
+        return n * scale
+
+    open_before = set(plt.get_fignums())
+    fc = interactive_figure(draw, fixed={"scale": 2.0}, n=widgets.IntSlider(value=3, min=2, max=9),
+                            colour=widgets.Dropdown(options=["red", "blue"], value="red"))
+    assert calls == [(3, "red", 2.0)] and fc.result == 6.0
+    first = fc.image.value
+    # Oracle: the same figure saved by matplotlib itself.
+    draw(3, "red", 2.0)
+    oracle = io.BytesIO()
+    plt.gcf().savefig(oracle, format="png", dpi=80, bbox_inches="tight")
+    plt.close(plt.gcf())
+    assert first == oracle.getvalue()
+    assert 60 < _png_shape(first)[0] < 120  # about 1 inch at 80 dpi, after the tight crop
+    fc.controls["n"].value = 7
+    assert calls[-1] == (7, "red", 2.0) and fc.result == 14.0
+    assert fc.image.value != first
+    fc.controls["colour"].value = "blue"
+    assert calls[-1] == (7, "blue", 2.0)
+    assert set(plt.get_fignums()) == open_before  # every figure it drew is closed
+    assert fc.widget.children[-1] is fc.image
+    assert "application/vnd.jupyter.widget-view+json" in (fc._repr_mimebundle_() or {})
+
+
+def test_interactive_figure_manual_button_fixed_and_errors():
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from geolab.plot import interactive_figure
+
+    def draw(k: int) -> None:
+        if k < 0:
+            raise ValueError("k must be >= 0")
+        plt.figure(figsize=(1, 1)).gca().bar([0], [k])
+
+    fc = interactive_figure(draw, manual="draw", k=widgets.IntSlider(value=1, min=-3, max=3))
+    first = fc.image.value
+    fc.controls["k"].value = 3
+    assert fc.image.value == first  # waits for the button
+    fc.button.click()
+    assert fc.image.value != first
+    shown = fc.image.value
+    fc.controls["k"].value = -2
+    fc.button.click()
+    assert "k must be &gt;= 0" in fc.message.value and fc.image.value == shown  # error shown, image kept
+    fc.controls["k"].value = 2
+    fc.button.click()
+    assert fc.message.value == ""
+    assert fc.render() is None
+
+    def shows(k: int) -> None:
+        plt.figure()
+        plt.close("all")  # what plt.show() does with the inline backend
+
+    with pytest.raises(ValueError, match="drew no matplotlib figure"):
+        interactive_figure(shows, k=widgets.IntSlider())
+    with pytest.raises(TypeError, match="value widget"):
+        interactive_figure(draw, k=widgets.Button())
+    with pytest.raises(ValueError, match="k must be"):  # the first call, in the cell, raises
+        interactive_figure(draw, k=widgets.IntSlider(value=-1, min=-3, max=3))
+
+
+def test_interactive_figure_accepts_a_returned_figure():
+    import ipywidgets as widgets
+    from matplotlib.figure import Figure
+
+    from geolab.plot import interactive_figure
+
+    def make(w: float) -> Figure:
+        fig = Figure(figsize=(w, 1))  # not registered with pyplot
+        fig.add_subplot().plot([0, 1])
+        return fig
+
+    fc = interactive_figure(make, w=widgets.FloatSlider(value=1.0, min=1.0, max=4.0))
+    narrow = _png_shape(fc.image.value)[1]
+    fc.controls["w"].value = 4.0
+    assert _png_shape(fc.image.value)[1] > 2 * narrow
