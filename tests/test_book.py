@@ -134,6 +134,14 @@ def test_exercises_have_gated_executed_solutions(nb):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_widgets_avoid_the_output_widget(nb):
+    """interact/interactive/Output make nbclient write to the kernel mid-reply and stall (see CONTRIBUTING)."""
+    code = "\n".join(_source(c) for c in _load(nb)["cells"] if c["cell_type"] == "code")
+    for pattern in (r"\binteract(ive)?\(", r"\binteractive_output\(", r"\bOutput\("):
+        assert not re.search(pattern, code), f"{nb.name} uses {pattern!r}: use geolab.plot.interactive_figure"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_citations_exist_in_bibliography(nb):
     text = "\n".join(_source(c) for c in _load(nb)["cells"] if c["cell_type"] == "markdown")
     keys = set()

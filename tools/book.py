@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="-W -n --keep-going: warnings are errors")
     parser.add_argument("--retries", type=int, default=0,
                         help="rebuild this many times after a failure (jupyter-cache re-executes only the "
-                             "notebooks that failed); guards CI against a rare kernel stall seen with nbclient")
+                             "notebooks that failed); a guard against rare kernel hiccups")
     args = parser.parse_args(argv)
 
     name = resolve_profile(args.profile)
@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     cache = ROOT / "_build" / f".jupyter_cache-{name}"
     config["execute"]["cache"] = str(cache)
     # A cell that outlives this is stalled, not slow: fail (and retry) instead of waiting 30 min.
-    # Seen here: nbclient occasionally waits out the whole cell timeout on the first notebook
-    # of a fresh build while the kernel sits idle (a lost IOPub message).
+    # The stall once seen here (nbclient waiting out the whole timeout after an
+    # ipywidgets.interactive cell, nbclient#312) is avoided by geolab.plot.interactive_figure;
+    # the limit and the retry remain as a guard against other kernel hiccups.
     config["execute"]["timeout"] = {"smoke": 120, "standard": 600}.get(name, config["execute"]["timeout"])
     build_dir = ROOT / "_build"
     build_dir.mkdir(exist_ok=True)
