@@ -122,6 +122,7 @@ def run_beach_coverage(
     size: int | None = None,
     max_distance_m: float | None = None,
     progress: bool = True,
+    prior_correction: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Measure litter areas on a batch of photos; unreadable photos are reported and skipped.
 
@@ -140,6 +141,10 @@ def run_beach_coverage(
         size: Working long side in pixels (default: the checkpoint's ``image_size``, else 512).
         max_distance_m: Passed to :func:`coverage_table`.
         progress: Show a tqdm progress bar.
+        prior_correction: Strength of :func:`geolab.segmentation.prior_bias` (0: off), which
+            undoes part of the class weights the model was trained with (saved in the checkpoint
+            as ``class_weights``) so rare classes are not over-predicted. Default: the
+            checkpoint's ``prior_correction`` if it has one, else 0.
 
     Returns:
         ``(rows, skipped)``: one dict per measured photo, and ``(photo, reason)`` per skipped one.
@@ -147,10 +152,20 @@ def run_beach_coverage(
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from geolab.segmentation import load_model, predict_masks
+    from geolab.segmentation import load_model, predict_masks, prior_bias
 
+    model_name = str(model) if isinstance(model, (str, os.PathLike)) else "the model"
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, map_location=device or "cpu")
+    info = getattr(model, "checkpoint_info", {}) or {}
+    strength = float(info.get("prior_correction", 0.0) if prior_correction is None else prior_correction)
+    class_bias = None
+    if strength != 0.0:
+        if info.get("class_weights") is None:
+            raise ValueError(f"{model_name} does not record the class weights it was trained with, so a prior "
+                             "correction cannot be applied: save it with save_model(..., class_weights=...) as "
+                             "lesson 08 does, or use a prior correction of 0")
+        class_bias = prior_bias(info["class_weights"], strength)
     long_side = int(size) if size is not None else _default_long_side(model)
     if overlays_dir is not None:
         Path(overlays_dir).mkdir(parents=True, exist_ok=True)
@@ -173,7 +188,7 @@ def run_beach_coverage(
             continue
         w, h = _working_size(rgb.width, rgb.height, long_side)
         small = np.array(rgb.resize((w, h), Image.BILINEAR) if (w, h) != rgb.size else rgb)
-        mask = predict_masks(model, small, device=device).numpy()
+        mask = predict_masks(model, small, device=device, class_bias=class_bias).numpy()
         row: dict[str, Any] = {
             "photo": str(path),
             "width": rgb.width,
@@ -218,6 +233,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max-distance", type=float, default=None, metavar="M", help="count only ground closer than M metres (default: all)"
     )
     p.add_argument("--size", type=int, default=None, metavar="PX", help="working long side in pixels (default: the model's)")
+    p.add_argument(
+        "--prior-correction", type=float, default=None, metavar="S",
+        help="undo this share (0..1) of the class weights the model was trained with, so litter is not "
+             "over-predicted; choose it on validation photos (default: the model's saved value, else 0)",
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -234,6 +254,7 @@ def run_cli(args: argparse.Namespace) -> int:
             device=args.device,
             size=args.size,
             max_distance_m=args.max_distance,
+            prior_correction=args.prior_correction,
         )
     except (FileNotFoundError, ValueError) as exc:  # bad model file or camera values
         print(f"error: {exc}", file=sys.stderr)

@@ -120,3 +120,28 @@ def test_cli_missing_model_and_parser(tmp_path, capsys):
                  "--bottom-distance", "3", "--vfov-deg", "40", "--out", str(tmp_path / "r.csv")])  # fmt: skip
     assert code == 2 and "none.pt" in capsys.readouterr().err
     assert "beach-coverage" in build_parser().format_help()
+
+
+def test_prior_correction_uses_the_saved_class_weights(tmp_path, model_path, capsys):
+    from geolab.segmentation import build_model, load_model, predict_masks, prior_bias, save_model
+
+    (p0, _), _ = _photos(tmp_path)
+    weights = [5.0, 1.0, 2.0, 1.0, 5.0, 0.5, 0.5, 2.0]
+    torch.manual_seed(0)
+    weighted = save_model(tmp_path / "weighted.pt", build_model("unet", num_classes=8, base=4, depth=2),
+                          image_size=64, class_weights=weights, prior_correction=0.5)  # fmt: skip
+    cam = dict(camera_height_m=1.5, bottom_distance_m=3.0, vfov_deg=40.0, progress=False)
+    image = np.array(Image.open(p0).convert("RGB").resize((64, 48), Image.BILINEAR))
+    model = load_model(weighted)
+    for strength in (None, 0.0, 1.0):  # None: the checkpoint's 0.5
+        rows, _ = run_beach_coverage([p0], weighted, prior_correction=strength, **cam)
+        s = 0.5 if strength is None else strength
+        mask = predict_masks(model, image, class_bias=prior_bias(weights, s)).numpy()
+        expect = coverage_table(mask, GroundCamera(64, 48, 40.0, 1.5, 3.0))
+        assert rows[0]["sand_beach_m2"] == pytest.approx(expect["sand_beach_m2"], rel=1e-6, abs=1e-12)
+    # a checkpoint without class weights cannot be corrected: the error names the file and the fix
+    with pytest.raises(ValueError, match=r"tiny\.pt.*class_weights"):
+        run_beach_coverage([p0], model_path, prior_correction=0.5, **cam)
+    code = main(["beach-coverage", str(p0), "--model", str(model_path), "--camera-height", "1.5", "--bottom-distance",
+                 "3", "--vfov-deg", "40", "--prior-correction", "0.5", "--out", str(tmp_path / "r.csv")])  # fmt: skip
+    assert code == 2 and "class weights" in capsys.readouterr().err

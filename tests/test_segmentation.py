@@ -18,6 +18,7 @@ from geolab.segmentation import (
     build_model,
     class_weights,
     load_model,
+    prior_bias,
     predict_masks,
     save_model,
     weighted_cross_entropy,
@@ -224,3 +225,37 @@ def test_predict_masks_pads_and_matches_argmax():
     assert lab.shape == (1, 21, 30) and prob.shape == (1, 8, 21, 30)
     torch.testing.assert_close(prob.sum(1), torch.ones(1, 21, 30))
     assert model.training is False
+
+
+def test_prior_bias_divides_the_probabilities_by_the_weights():
+    w = torch.tensor([4.0, 1.0, 0.0, 0.25])
+    b = prior_bias(w, 0.5)
+    torch.testing.assert_close(b, torch.tensor([-np.log(2.0), 0.0, 0.0, np.log(2.0)], dtype=torch.float32))
+    logits = torch.randn(5, 4)
+    # Oracle: argmax of p_c / w_c ** s (zero-weight classes left alone) equals argmax of logits + bias.
+    p = torch.softmax(logits, 1)
+    divided = p / torch.where(w > 0, w, torch.ones(4)) ** 0.5
+    assert torch.equal((logits + b).argmax(1), divided.argmax(1))
+    assert torch.equal(prior_bias(w, 0.0), torch.zeros(4))
+    with pytest.raises(ValueError):
+        prior_bias([1.0, -1.0])
+    with pytest.raises(ValueError):
+        prior_bias([1.0, 2.0], float("nan"))
+
+
+def test_predict_masks_class_bias():
+    torch.manual_seed(0)
+    model = build_model("unet", base=4, depth=3).eval()
+    imgs = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    with torch.no_grad():
+        logits = model(imgs.float() / 255)
+    bias = torch.linspace(-1, 1, 8)
+    lab, prob = predict_masks(model, imgs, class_bias=bias, return_probs=True)
+    assert torch.equal(lab, (logits + bias.view(1, -1, 1, 1)).argmax(1))
+    torch.testing.assert_close(prob, torch.softmax(logits + bias.view(1, -1, 1, 1), 1))
+    never = torch.zeros(8)
+    never[int(lab.flatten().mode().values)] = -1e4  # forbid the most common class
+    assert not (predict_masks(model, imgs, class_bias=never) == lab.flatten().mode().values).any()
+    assert torch.equal(predict_masks(model, imgs, class_bias=torch.zeros(8)), predict_masks(model, imgs))
+    with pytest.raises(ValueError, match="8 classes"):
+        predict_masks(model, imgs, class_bias=[0.0, 1.0])

@@ -5,13 +5,13 @@
 * :mod:`geolab.segmentation.losses`: :func:`class_weights`, :func:`weighted_cross_entropy`,
   :class:`FocalLoss` (all with ``ignore_index=255``).
 * :mod:`geolab.segmentation.inference`: :func:`save_model`, :func:`load_model`,
-  :func:`predict_masks`.
+  :func:`predict_masks`, :func:`prior_bias`.
 
 Convention: models take float RGB ``(N, 3, H, W)`` in 0..1 and return logits
 ``(N, num_classes, H, W)`` of the same size.
 """
 
-from geolab.segmentation.inference import load_model, predict_masks, save_model
+from geolab.segmentation.inference import load_model, predict_masks, prior_bias, save_model
 from geolab.segmentation.losses import FocalLoss, class_weights, weighted_cross_entropy
 from geolab.segmentation.models import ARCHITECTURES, HRNetLite, TorchvisionSegmenter, UNet, build_model
 
@@ -25,6 +25,7 @@ __all__ = [
     "class_weights",
     "load_model",
     "predict_masks",
+    "prior_bias",
     "save_model",
     "weighted_cross_entropy",
 ]

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +24,7 @@ from torch import nn
 
 from geolab.segmentation.models import ARCHITECTURES, build_model
 
-__all__ = ["load_model", "predict_masks", "save_model"]
+__all__ = ["load_model", "predict_masks", "prior_bias", "save_model"]
 
 
 def save_model(path: str | os.PathLike[str], model: nn.Module, **extra: Any) -> Path:
@@ -148,6 +150,7 @@ def predict_masks(
     device: str | torch.device | None = None,
     size: int | tuple[int, int] | None = None,
     return_probs: bool = False,
+    class_bias: Any = None,
 ) -> Any:
     """Label maps (class ids) for images.
 
@@ -166,6 +169,8 @@ def predict_masks(
             ``size × size``); the logits are resized back bilinearly, so the label maps keep
             the original size. Use about the training scale for big photos.
         return_probs: Also return the per-class probabilities ``(C, H, W)`` of each image.
+        class_bias: ``(C,)`` numbers added to the logits of each class before the argmax (and
+            the softmax), e.g. :func:`prior_bias` to undo part of a class-weighted loss.
 
     Returns:
         int64 label map ``(H, W)`` for one image, ``(N, H, W)`` tensor for a batch tensor, or a
@@ -176,6 +181,9 @@ def predict_masks(
     params = next(model.parameters(), None)
     dev = torch.device(device) if device is not None else (params.device if params is not None else torch.device("cpu"))
     divisor = int(getattr(model, "size_divisor", 32))
+    bias = None
+    if class_bias is not None:
+        bias = torch.as_tensor(np.asarray(class_bias, dtype=np.float32)).to(dev).view(1, -1, 1, 1)
     was_training = model.training
     model.eval()
     labels: list[torch.Tensor] = [torch.empty(0)] * len(batch)
@@ -199,6 +207,10 @@ def predict_masks(
                 mode = "reflect" if ph < hh and pw < ww else "replicate"
                 x = F.pad(x, (0, pw, 0, ph), mode=mode)
             logits = model(x)[..., :hh, :ww].float()
+            if bias is not None:
+                if bias.shape[1] != logits.shape[1]:
+                    raise ValueError(f"class_bias has {bias.shape[1]} values but the model predicts {logits.shape[1]} classes")
+                logits = logits + bias
             if (hh, ww) != (h, w):
                 logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
             p = torch.softmax(logits, dim=1) if return_probs else None
@@ -216,3 +228,30 @@ def predict_masks(
         out = torch.stack(labels)
         return (out, torch.stack(probs)) if return_probs else out
     return (labels, probs) if return_probs else labels
+
+
+def prior_bias(class_weights: Any, strength: float = 1.0) -> torch.Tensor:
+    """Logit offsets that undo (part of) the class weights a model was trained with.
+
+    A loss that weights class ``c`` by ``w_c`` teaches the network that ``c`` is about ``w_c``
+    times more common than it is, so rare classes are over-predicted. Adding
+    ``-strength * log(w_c)`` to the logits divides the probabilities by ``w_c ** strength``
+    (logit adjustment): ``strength=1`` undoes the weights fully, ``0`` leaves them.
+    Choose the strength on validation data, never on the test set.
+
+    Args:
+        class_weights: ``(C,)`` positive loss weights used in training; a weight of 0 (a class
+            absent from training) gets no offset.
+        strength: How much of the weighting to undo (usually 0..1).
+
+    Returns:
+        ``(C,)`` float32 tensor for ``predict_masks(..., class_bias=...)``.
+    """
+    w = torch.as_tensor(np.asarray(class_weights, dtype=np.float64)).flatten()
+    if w.numel() == 0 or bool((w < 0).any()) or not bool(torch.isfinite(w).all()):
+        raise ValueError(f"class_weights must be finite and non-negative, got {w.tolist()}")
+    if not math.isfinite(strength):
+        raise ValueError(f"strength must be a finite number, got {strength}")
+    out = torch.zeros_like(w)
+    out[w > 0] = -float(strength) * torch.log(w[w > 0])
+    return out.float()
