@@ -275,7 +275,7 @@ class FigureControls:
         return result
 
     def _update(self) -> None:
-        """Re-render after a control changed; show an error instead of raising it in the widget thread."""
+        """Re-render after a control changed; show an error in the widget instead of raising it."""
         import html
 
         try:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import math
-
 import os
 from collections.abc import Sequence
 from pathlib import Path
