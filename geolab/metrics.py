@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "IGNORE_INDEX",
     "ClassIoU",
     "ClassRecall",
     "ConfusionMatrix",
@@ -43,6 +44,9 @@ __all__ = [
     "precision_per_class",
     "recall_per_class",
 ]
+
+#: The label of pixels that no loss or score counts (unlabelled or unknown), everywhere in geolab.
+IGNORE_INDEX = 255
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -73,7 +77,7 @@ def _labels_from(outputs: Any, targets: Any) -> tuple[Any, Any]:
 
 
 def confusion_matrix(
-    predictions: Any, targets: Any, num_classes: int, ignore_index: int | None = 255
+    predictions: Any, targets: Any, num_classes: int, ignore_index: int | None = IGNORE_INDEX
 ) -> np.ndarray:
     """Count (true class, predicted class) pairs of pixels.
 
@@ -278,7 +282,7 @@ class ConfusionMatrix:
         matrix: ``(C, C)`` int64 counts, rows true classes, columns predicted classes.
     """
 
-    def __init__(self, num_classes: int, ignore_index: int | None = 255) -> None:
+    def __init__(self, num_classes: int, ignore_index: int | None = IGNORE_INDEX) -> None:
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.num_classes = int(num_classes)
@@ -350,7 +354,7 @@ class ClassIoU(ConfusionMatrix):
         ignore_index: Target value not counted.
     """
 
-    def __init__(self, num_classes: int, members: int | Sequence[int], ignore_index: int | None = 255) -> None:
+    def __init__(self, num_classes: int, members: int | Sequence[int], ignore_index: int | None = IGNORE_INDEX) -> None:
         super().__init__(num_classes, ignore_index)
         self.members = [int(members)] if isinstance(members, (int, np.integer)) else [int(m) for m in members]
         group_scores(self.matrix, self.members)  # validates the ids

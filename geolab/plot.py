@@ -14,6 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from geolab.metrics import IGNORE_INDEX
+
 __all__ = ["FigureControls", "image_grid", "interactive_figure", "mask_to_rgb", "overlay_mask", "plot_history",
            "to_display"]
 
@@ -85,7 +87,7 @@ def image_grid(
     return fig
 
 
-def mask_to_rgb(mask: np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = 255) -> np.ndarray:
+def mask_to_rgb(mask: np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = IGNORE_INDEX) -> np.ndarray:
     """Colour a label mask.
 
     Args:
@@ -121,7 +123,7 @@ def overlay_mask(
     palette: Sequence[Sequence[int]],
     class_names: Sequence[str] | None = None,
     alpha: float = 0.5,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:

@@ -52,6 +52,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from geolab.metrics import IGNORE_INDEX
+
 __all__ = [
     "Accuracy",
     "CheckpointError",
@@ -71,7 +73,6 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "geolab-checkpoint"
 CHECKPOINT_VERSION = 1
-IGNORE_INDEX = 255
 
 
 # --------------------------------------------------------------------------------------

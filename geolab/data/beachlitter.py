@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from geolab.data.fetch import DatasetNotFoundError
+from geolab.metrics import IGNORE_INDEX
 
 __all__ = [
     "ARTIFICIAL",
@@ -69,7 +70,6 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
     (64, 0, 0),
 )
 
-IGNORE_INDEX = 255
 #: Train ids of the two litter classes.
 ARTIFICIAL = 0
 NATURAL = 4

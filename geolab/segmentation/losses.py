@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from geolab.metrics import IGNORE_INDEX
+
 __all__ = ["FocalLoss", "class_weights", "weighted_cross_entropy"]
 
 
@@ -65,7 +67,7 @@ def class_weights(
     return w.float()
 
 
-def weighted_cross_entropy(weights: Any = None, ignore_index: int = 255) -> nn.CrossEntropyLoss:
+def weighted_cross_entropy(weights: Any = None, ignore_index: int = IGNORE_INDEX) -> nn.CrossEntropyLoss:
     """``nn.CrossEntropyLoss`` with per-class weights and ``ignore_index``.
 
     The mean is taken over the non-ignored pixels, each weighted by its class's weight
@@ -100,7 +102,7 @@ class FocalLoss(nn.Module):
         self,
         gamma: float = 2.0,
         alpha: Sequence[float] | torch.Tensor | None = None,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         reduction: str = "mean",
     ) -> None:
         super().__init__()
