@@ -102,9 +102,10 @@ def _default_long_side(model: Any) -> int:
 
 
 def _overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    pal = np.zeros((256, 3), np.float64)
-    pal[: len(PALETTE)] = PALETTE
-    colour = pal[np.clip(mask, 0, 255)]
+    """Blend the class colours of ``mask`` onto ``image``; ignored pixels keep the photo."""
+    from geolab.plot import mask_to_rgb
+
+    colour = mask_to_rgb(mask, PALETTE).astype(np.float64)
     keep = (mask == IGNORE_INDEX)[..., None]
     out = np.where(keep, image, (1 - alpha) * image + alpha * colour)
     return np.clip(out, 0, 255).astype(np.uint8)

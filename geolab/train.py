@@ -288,11 +288,9 @@ class EarlyStopping:
 
 
 def _device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        from geolab.runtime import device as best_device
+    from geolab.runtime import device as best_device
 
-        return best_device()
-    return torch.device(device)
+    return best_device(None if device is None else str(device))
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geolab.segmentation.models import ARCHITECTURES, build_model
+from geolab.segmentation.models import ARCHITECTURES, _pad_to_multiple, build_model
 
 __all__ = ["load_model", "predict_masks", "prior_bias", "save_model"]
 
@@ -200,11 +200,7 @@ def predict_masks(
             if size is not None:
                 target = (size, size) if isinstance(size, int) else tuple(size)
                 x = F.interpolate(x, size=target, mode="bilinear", align_corners=False, antialias=True)
-            ph, pw = (-x.shape[-2]) % divisor, (-x.shape[-1]) % divisor
-            hh, ww = x.shape[-2:]
-            if ph or pw:
-                mode = "reflect" if ph < hh and pw < ww else "replicate"
-                x = F.pad(x, (0, pw, 0, ph), mode=mode)
+            x, hh, ww = _pad_to_multiple(x, divisor)
             logits = model(x)[..., :hh, :ww].float()
             if bias is not None:
                 if bias.shape[1] != logits.shape[1]:
