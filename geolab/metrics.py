@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from geolab.constants import IGNORE_INDEX
+
 __all__ = [
     "IGNORE_INDEX",
     "ClassIoU",
@@ -46,7 +48,6 @@ __all__ = [
 ]
 
 #: The label of pixels that no loss or score counts (unlabelled or unknown), everywhere in geolab.
-IGNORE_INDEX = 255
 
 
 def _to_numpy(x: Any) -> np.ndarray:

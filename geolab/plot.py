@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from geolab.metrics import IGNORE_INDEX
+from geolab.constants import IGNORE_INDEX
 
 __all__ = ["FigureControls", "image_grid", "interactive_figure", "mask_to_rgb", "overlay_mask", "plot_history",
            "to_display"]

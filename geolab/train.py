@@ -52,7 +52,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from geolab.metrics import IGNORE_INDEX
+from geolab.constants import IGNORE_INDEX
 
 __all__ = [
     "Accuracy",

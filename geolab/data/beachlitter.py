@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from geolab.data.fetch import DatasetNotFoundError
-from geolab.metrics import IGNORE_INDEX
+from geolab.constants import IGNORE_INDEX
 
 __all__ = [
     "ARTIFICIAL",

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geolab.metrics import IGNORE_INDEX
+from geolab.constants import IGNORE_INDEX
 
 __all__ = ["FocalLoss", "class_weights", "weighted_cross_entropy"]
 
