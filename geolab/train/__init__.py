@@ -54,6 +54,7 @@ from geolab.train.checkpoint import CheckpointError, load_checkpoint, load_weigh
 from geolab.train.loop import (
     FitState,
     History,
+    Step,
     amp_dtype,
     evaluate,
     fit,
@@ -74,6 +75,7 @@ __all__ = [
     "FitState",
     "History",
     "LRScheduler",
+    "Step",
     "accuracy",
     "amp_dtype",
     "distributed",

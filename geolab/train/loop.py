@@ -345,6 +345,8 @@ def fit(
             epoch, start = state.epoch, time.perf_counter()
             for callback in state.callbacks:
                 callback.on_epoch_start(state, epoch)
+            if state.world_size > 1 and isinstance(state.train_loader, DataLoader):  # also a loader set by a callback
+                state.train_loader = distributed.distributed_loader(state.train_loader)
             sampler: Any = getattr(state.train_loader, "sampler", None)
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)  # a new shuffle every epoch, the same on every process
