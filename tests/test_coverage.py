@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from geolab.cli import build_parser, main
-from geolab.coverage import COLUMNS, coverage_table, run_beach_coverage
+from geolab.coverage import coverage_table
+from geolab.coverage_cli import COLUMNS, DEFAULT_MAX_DISTANCE_M, run_beach_coverage
 from geolab.geometry import GroundCamera
 from geolab.synth.beach import render_scene
 
@@ -137,7 +138,8 @@ def test_prior_correction_uses_the_saved_class_weights(tmp_path, model_path, cap
         rows, _ = run_beach_coverage([p0], weighted, prior_correction=strength, **cam)
         s = 0.5 if strength is None else strength
         mask = predict_masks(model, image, class_bias=prior_bias(weights, s)).numpy()
-        expect = coverage_table(mask, GroundCamera(64, 48, 40.0, 1.5, 3.0))
+        expect = coverage_table(mask, GroundCamera(64, 48, 40.0, 1.5, 3.0), max_distance_m=DEFAULT_MAX_DISTANCE_M)
+        assert rows[0]["max_distance_m"] == DEFAULT_MAX_DISTANCE_M  # the safe default
         assert rows[0]["sand_beach_m2"] == pytest.approx(expect["sand_beach_m2"], rel=1e-6, abs=1e-12)
     # a checkpoint without class weights cannot be corrected: the error names the file and the fix
     with pytest.raises(ValueError, match=r"tiny\.pt.*class_weights"):
