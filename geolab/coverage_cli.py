@@ -380,9 +380,8 @@ def run_beach_coverage(
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6g}"
-    return value
+    """Numbers with 6 significant digits; unknown values (NaN) as ``nan``, which every CSV reader parses."""
+    return f"{value:.6g}" if isinstance(value, float) else value
 
 
 def _write_csv(out: Path, rows: list[dict[str, Any]]) -> None:
