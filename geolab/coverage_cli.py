@@ -163,8 +163,10 @@ class Defaults:
     uncertainty: CameraUncertainty = field(default_factory=CameraUncertainty)
 
 
-def _camera_for(photo: Any, entry: dict[str, float], defaults: Defaults) -> tuple[GroundCamera, dict[str, Any]]:
-    """The upright photo's camera at full size, and what the CSV should say about it."""
+def _camera_for(
+    photo: Any, entry: dict[str, float], defaults: Defaults, need_tilt: bool = True
+) -> tuple[GroundCamera | None, dict[str, Any]]:
+    """The upright photo's camera at full size (None without a tilt source), and what the CSV says about it."""
     w, h = photo.width, photo.height
     warnings: list[str] = []
     if "vfov_deg" in entry:
@@ -189,24 +191,31 @@ def _camera_for(photo: Any, entry: dict[str, float], defaults: Defaults) -> tupl
         horizon_row_px=entry.get("horizon_row_sd_px", sd.horizon_row_px),
         vfov_deg=entry.get("vfov_sd_deg", sd.vfov_deg),
     )
+    cam: GroundCamera | None = None
+    bottom = entry.get("bottom_distance_m", defaults.bottom_distance_m)
     if "horizon_row" in entry:
         cam = GroundCamera.from_horizon(w, h, vfov, height, entry["horizon_row"], entry.get("horizon_slope", 0.0))
         tilt_from = "horizon"
-    else:
-        bottom = entry.get("bottom_distance_m", defaults.bottom_distance_m)
-        if bottom is None:
-            raise ValueError(f"{photo.path}: no bottom-edge distance or horizon row; pass --bottom-distance or give "
-                             "bottom_distance_m or horizon_row in --cameras")  # fmt: skip
+    elif bottom is not None:
         slope = entry.get("horizon_slope", 0.0)
         cam = GroundCamera(w, h, vfov, height, bottom, math.degrees(math.atan(slope)))
         tilt_from = "bottom"
-    info = {
-        "vfov_source": source,
-        "tilt_from": tilt_from,
-        "uncertainty": sd,
-        "warnings": warnings,
-    }
+    elif need_tilt:
+        raise ValueError(
+            f"{photo.path}: no bottom-edge distance or horizon row; pass --bottom-distance or "
+            "--horizon-from-segmentation, or give bottom_distance_m or horizon_row in --cameras"
+        )
+    else:
+        tilt_from = "none"
+    info = {"vfov": vfov, "height": height, "vfov_source": source, "tilt_from": tilt_from, "uncertainty": sd,
+            "warnings": warnings}  # fmt: skip
     return cam, info
+
+
+def _horizon_in_photo(camera: GroundCamera) -> float:
+    """Row where the camera's sea horizon crosses the centre column of the original (rolled) photo."""
+    c = (camera.height - 1) / 2
+    return c + (camera.sea_horizon_v() - c) / math.cos(math.radians(camera.roll_deg))
 
 
 def _checkpoint_value(info: dict[str, Any], key: str) -> float | None:
@@ -236,6 +245,7 @@ def run_beach_coverage(
     uncertainty: CameraUncertainty | None = None,
     segmentation_rel_error: float | None = None,
     horizon_tolerance_px: float = 3.0,
+    horizon_from_segmentation: bool = False,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Measure litter areas on a batch of photos; unreadable photos are reported and skipped.
 
@@ -268,6 +278,10 @@ def run_beach_coverage(
             CSV says ``none``).
         horizon_tolerance_px: Warn when the segmented sea/sky boundary is farther than this
             (working-size pixels) from the camera's sea horizon.
+        horizon_from_segmentation: For photos without a ``horizon_row``, take the tilt and roll
+            from the sea/sky boundary the model finds (``tilt_from = "segmented-horizon"``, at least
+            one working pixel of row uncertainty); the bottom distance, when given, becomes the
+            check, and the fallback when no horizon is found.
 
     Returns:
         ``(rows, skipped)``: one dict per measured photo, and ``(photo, reason)`` per skipped one.
@@ -314,7 +328,9 @@ def run_beach_coverage(
         path = Path(photo_path)
         try:
             photo = read_photo(path)
-            cam_full, cinfo = _camera_for(photo, _camera_entry(table, path), defaults)
+            cam_full, cinfo = _camera_for(
+                photo, _camera_entry(table, path), defaults, need_tilt=not horizon_from_segmentation
+            )
         except (PhotoError, ValueError) as exc:
             reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
             skipped.append((str(path), reason))
@@ -322,42 +338,76 @@ def run_beach_coverage(
             continue
         w, h = _working_size(photo.width, photo.height, long_side)
         scale = h / photo.height
-        cam = cam_full.with_size(w, h)
         rgb = Image.fromarray(photo.image)
-        small = np.array(rgb.resize((w, h), Image.Resampling.BILINEAR) if (w, h) != rgb.size else rgb)
-        small = cam.level(small)
-        inside = cam.level(np.ones((h, w), np.uint8), fill=0).astype(bool)
-        mask = predict_masks(model, small, device=device, class_bias=class_bias).numpy().astype(np.int64)
-        mask[~inside] = IGNORE_INDEX
+        upright_small = np.array(rgb.resize((w, h), Image.Resampling.BILINEAR) if (w, h) != rgb.size else rgb)
         warnings = list(cinfo["warnings"])
-        seg = sea_horizon(mask)
-        expected = cam.sea_horizon_v()
-        seg_row, offset = math.nan, math.nan
-        if seg is not None:
-            seg_row, offset = (
-                seg[0] / scale,
-                (seg[0] - expected) / scale,
-            )  # in photo pixels
-            if abs(seg[0] - expected) > horizon_tolerance_px:
-                warnings.append(
-                    f"the segmented sea/sky boundary (row {seg_row:.0f}) is {offset:+.0f} px from the camera's "
-                    f"horizon (row {expected / scale:.0f}); check the bottom distance or horizon row, the camera "
-                    "height and the field of view"
-                )
-            seg_roll = math.degrees(math.atan(seg[1]))
-            if abs(seg_roll) > 1.0:
-                warnings.append(f"the horizon is tilted by {seg_roll:+.1f}° after levelling; give horizon_slope "
-                                f"({math.tan(math.radians(seg_roll + cam.roll_deg)):.4f}) in the cameras CSV")  # fmt: skip
         sd = cinfo["uncertainty"]
+        tilt_from = cinfo["tilt_from"]
+        seg_row, offset = math.nan, math.nan
+        first_mask = None
+        if horizon_from_segmentation and tilt_from != "horizon":
+            # Tilt and roll from the sea/sky boundary the model finds; a bottom distance, if any, is the check.
+            first_mask = predict_masks(model, upright_small, device=device, class_bias=class_bias).numpy()
+            found = sea_horizon(first_mask.astype(np.int64))
+            auto = None
+            if found is not None:
+                seg_row = (found[0] + 0.5) / scale - 0.5
+                try:
+                    auto = GroundCamera.from_horizon(photo.width, photo.height, cinfo["vfov"], cinfo["height"], seg_row,
+                                                     found[1])  # fmt: skip
+                except ValueError as exc:
+                    warnings.append(f"the segmented horizon gives no usable camera ({exc})")
+            if auto is not None:
+                if cam_full is not None:
+                    offset = seg_row - _horizon_in_photo(cam_full)
+                    if abs(offset) * scale > horizon_tolerance_px:
+                        warnings.append(
+                            f"the segmented sea/sky boundary (row {seg_row:.0f}) is {offset:+.0f} px from the horizon "
+                            f"of the bottom distance (row {seg_row - offset:.0f}); measured with the segmented horizon"
+                        )
+                cam_full, tilt_from = auto, "segmented-horizon"
+                sd = replace(sd, horizon_row_px=max(sd.horizon_row_px, 1.0 / scale))  # at least one mask pixel
+            elif cam_full is None:
+                reason = f"{path}: no sea horizon found in the segmentation and no bottom distance; give one with --bottom-distance or in --cameras"
+                skipped.append((str(path), reason))
+                print(f"skipped {reason}", file=sys.stderr)
+                continue
+            else:
+                warnings.append("no sea horizon found in the segmentation; measured with the bottom distance")
+        assert cam_full is not None
+        cam = cam_full.with_size(w, h)
+        small = cam.level(upright_small)
+        if first_mask is not None and cam.roll_deg == 0.0:
+            mask = first_mask.astype(np.int64)  # the photo is already level: reuse the segmentation
+        else:
+            mask = predict_masks(model, small, device=device, class_bias=class_bias).numpy().astype(np.int64)
+        inside = cam.level(np.ones((h, w), np.uint8), fill=0).astype(bool)
+        mask[~inside] = IGNORE_INDEX
+        if tilt_from != "segmented-horizon":
+            seg = sea_horizon(mask)
+            if seg is not None:
+                expected = cam.sea_horizon_v()
+                seg_row, offset = seg[0] / scale, (seg[0] - expected) / scale  # levelled photo, photo pixels
+                if abs(seg[0] - expected) > horizon_tolerance_px:
+                    warnings.append(
+                        f"the segmented sea/sky boundary (row {seg_row:.0f}) is {offset:+.0f} px from the camera's "
+                        f"horizon (row {expected / scale:.0f}); check the bottom distance or horizon row, the camera "
+                        "height and the field of view"
+                    )
+                seg_roll = math.degrees(math.atan(seg[1]))
+                if abs(seg_roll) > 1.0:
+                    slope = math.tan(math.radians(seg_roll + cam.roll_deg))
+                    warnings.append(f"the horizon is tilted by {seg_roll:+.1f}° after levelling; give horizon_slope "
+                                    f"{slope:.4f} in the cameras CSV")  # fmt: skip
+        interval_tilt = "bottom" if tilt_from == "bottom" else "horizon"
         table_row = coverage_table(mask, cam, max_distance_m=max_distance_m)
-        bounds = coverage_interval(mask, cam, sd.scaled(scale), cinfo["tilt_from"], max_distance_m, seg_error)
+        bounds = coverage_interval(mask, cam, sd.scaled(scale), interval_tilt, max_distance_m, seg_error)
         gps = photo.gps or (math.nan, math.nan, None)
         row: dict[str, Any] = {
             "photo": str(path), "width": photo.width, "height": photo.height, "exif_orientation": photo.orientation,
             "mask_width": w, "mask_height": h, "vfov_deg": cam.vfov_deg, "vfov_source": cinfo["vfov_source"],
             "camera_height_m": cam.camera_height_m, "bottom_distance_m": cam.bottom_distance_m,
-            "tilt_from": cinfo["tilt_from"], "tilt_deg": cam.tilt_deg,
-            "horizon_row": cam_full.sea_horizon_v(),
+            "tilt_from": tilt_from, "tilt_deg": cam.tilt_deg, "horizon_row": cam_full.sea_horizon_v(),
             "roll_deg": cam.roll_deg, "segmented_horizon_row": seg_row, "horizon_offset_px": offset,
             "max_distance_m": "all" if max_distance_m is None else float(max_distance_m),
             **table_row, **bounds,
@@ -513,6 +563,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "scenes (default: the model's saved segmentation_rel_error, else 0)",
     )
     p.add_argument(
+        "--horizon-from-segmentation",
+        action="store_true",
+        help="take the tilt and roll from the sea horizon the model finds, for photos without a horizon_row "
+        "(the bottom distance becomes the check and the fallback)",
+    )
+    p.add_argument(
         "--horizon-tolerance",
         type=float,
         default=3.0,
@@ -531,7 +587,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_arguments(p)
     p.set_defaults(_run=run_cli)
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -545,11 +601,9 @@ def run_cli(args: argparse.Namespace) -> int:
             out_csv=args.out, overlays_dir=args.overlays, device=args.device, size=args.size,
             max_distance_m=args.max_distance, prior_correction=args.prior_correction, cameras=args.cameras,
             uncertainty=sd, segmentation_rel_error=args.segmentation_error, horizon_tolerance_px=args.horizon_tolerance,
+            horizon_from_segmentation=args.horizon_from_segmentation,
         )  # fmt: skip
-    except (
-        FileNotFoundError,
-        ValueError,
-    ) as exc:  # bad model file, cameras CSV or values
+    except (FileNotFoundError, ValueError) as exc:  # bad model file, cameras CSV or values
         print(f"error: {exc}", file=sys.stderr)
         return 2
     limit = "all ground up to the horizon" if args.max_distance is None else f"ground within {args.max_distance:g} m"

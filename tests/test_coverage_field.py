@@ -244,3 +244,45 @@ def test_cli_end_to_end_with_a_saved_checkpoint(tmp_path, capsys):
     code = main(["beach-coverage", str(photos["land"][0]), "--model", str(ckpt), "--cameras", str(tmp_path / "bad.csv"),
                  "--out", str(out)])  # fmt: skip
     assert code == 2 and "bad.csv" in capsys.readouterr().err
+
+
+def test_tilt_and_roll_from_the_segmented_horizon(tmp_path):
+    photos, _ = _season(tmp_path / "season")
+    rolled, land = photos["rolled"][0], photos["land"][0]
+    model = ColourModel()
+    # no bottom distance at all: the horizon the model finds is the calibration
+    rows, skipped = run_beach_coverage([rolled, land], model, H_CAM, None, progress=False, size=480,
+                                       horizon_from_segmentation=True)  # fmt: skip
+    assert not skipped
+    r, l_ = rows
+    assert r["tilt_from"] == l_["tilt_from"] == "segmented-horizon"
+    assert r["roll_deg"] == pytest.approx(2.5, abs=0.1) and r["tilt_deg"] == pytest.approx(7.0, abs=0.05)
+    assert l_["roll_deg"] == pytest.approx(0.0, abs=0.1) and l_["tilt_deg"] == pytest.approx(_tilt(H_CAM, BOTTOM, photos["land"][1]), abs=0.05)
+    for row in rows:
+        assert row["artificial_litter_m2_low"] <= TRUE_AREA <= row["artificial_litter_m2_high"]
+        assert row["artificial_litter_m2"] == pytest.approx(TRUE_AREA, rel=0.06)
+        assert row["horizon_row_sd_px"] >= 1.0  # at least one mask pixel
+    # a wrong bottom distance is now the check that fails, and the horizon wins
+    rows, _ = run_beach_coverage([land], model, H_CAM, 2.2, progress=False, size=480, horizon_from_segmentation=True)
+    assert "horizon of the bottom distance" in rows[0]["warnings"] and rows[0]["horizon_offset_px"] > 3
+    assert rows[0]["artificial_litter_m2"] == pytest.approx(TRUE_AREA, rel=0.06)
+    # no horizon in view and no bottom distance: skipped with the fix; with one: used, with a warning
+    hidden = write_photo(tmp_path / "sand.png", to_rgb(np.full((240, 320), 6)))  # sand only: no horizon
+    rows, skipped = run_beach_coverage([hidden], model, H_CAM, vfov_deg=40.0, progress=False, horizon_from_segmentation=True)
+    assert not rows and "--bottom-distance" in skipped[0][1]
+    rows, _ = run_beach_coverage([hidden], model, H_CAM, BOTTOM, vfov_deg=40.0, progress=False, horizon_from_segmentation=True)
+    assert rows[0]["tilt_from"] == "bottom" and "no sea horizon found" in rows[0]["warnings"]
+
+
+def test_add_parser_registers_the_command(tmp_path):
+    import argparse
+
+    from geolab.coverage_cli import add_parser
+
+    parser = argparse.ArgumentParser(prog="x")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["beach-coverage", "a.jpg", "--model", "m.pt", "--max-distance", "all"])
+    assert args.max_distance is None and callable(args._run) and args.horizon_from_segmentation is False
+    assert parser.parse_args(["beach-coverage", "a.jpg", "--model", "m.pt"]).max_distance == 15.0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["beach-coverage", "a.jpg", "--model", "m.pt", "--max-distance", "-3"])
