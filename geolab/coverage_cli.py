@@ -10,7 +10,7 @@ otherwise) with low/high values from the stated uncertainties::
         --camera-height 1.5 --max-distance 15 --out results.csv
 
 The cameras CSV has a ``photo`` column (file name, stem or path) and any of
-:data:`CAMERA_COLUMNS`; empty cells fall back to the options. ``horizon_row`` (row where the
+:data:`geolab.photos.CAMERA_COLUMNS`; empty cells fall back to the options. ``horizon_row`` (row where the
 sea horizon crosses the centre column of the upright photo, in its own pixels) takes precedence
 over ``bottom_distance_m``; ``horizon_slope`` (rows per column) gives the roll.
 """
@@ -41,26 +41,19 @@ from geolab.coverage import (
 )
 from geolab.coverage import overlay as overlay_mask
 from geolab.geometry import GroundCamera
-from geolab.photos import PhotoError, read_photo, vfov_for_orientation
+from geolab.photos import CAMERA_COLUMNS, PhotoError, read_cameras, read_photo, vfov_for_orientation
 
 __all__ = [
-    "CAMERA_COLUMNS",
     "COLUMNS",
     "DEFAULT_MAX_DISTANCE_M",
     "add_arguments",
     "add_parser",
-    "read_cameras",
     "run_beach_coverage",
     "run_cli",
 ]
 
 #: Default distance limit in metres: ground farther away is not counted.
 DEFAULT_MAX_DISTANCE_M = 15.0
-#: Optional per-photo columns of the cameras CSV (besides ``photo``).
-CAMERA_COLUMNS = (
-    "camera_height_m", "bottom_distance_m", "horizon_row", "horizon_slope", "vfov_deg",
-    "camera_height_sd_m", "bottom_distance_sd_m", "horizon_row_sd_px", "vfov_sd_deg",
-)  # fmt: skip
 #: Columns of the CSV written by :func:`run_beach_coverage`, in order.
 COLUMNS = [
     "photo", "width", "height", "exif_orientation", "mask_width", "mask_height",
@@ -72,55 +65,6 @@ COLUMNS = [
     "segmentation_rel_error", "segmentation_error_source", "prior_correction",
     "model", "model_sha256", "geolab_version", "exif_time", "gps_lat", "gps_lon", "gps_alt_m", "warnings",
 ]  # fmt: skip
-
-
-def _float(text: str, where: str, column: str) -> float | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{where}: {column} must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: {column} must be finite, got {text!r}")
-    return value
-
-
-def read_cameras(path: str | os.PathLike[str]) -> dict[str, dict[str, float]]:
-    """Read a cameras CSV: ``photo`` plus any of :data:`CAMERA_COLUMNS`.
-
-    Returns:
-        ``{photo key: {column: value}}`` with empty cells left out; keys are the ``photo``
-        cells as written (matched later by path, file name or stem).
-
-    Raises:
-        ValueError: Unknown columns, a missing ``photo`` column, a repeated photo or a cell that
-            is not a number; the message names the file and line.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"cameras file {p} does not exist; write a CSV with a 'photo' column and any of "
-                         f"{', '.join(CAMERA_COLUMNS)}")  # fmt: skip
-    with open(p, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        fields = [f.strip() for f in reader.fieldnames or []]
-        if "photo" not in fields:
-            raise ValueError(f"{p}: no 'photo' column (found {fields}); the first row must name the columns")
-        unknown = sorted(set(fields) - {"photo", *CAMERA_COLUMNS})
-        if unknown:
-            raise ValueError(f"{p}: unknown column(s) {unknown}; allowed: photo, {', '.join(CAMERA_COLUMNS)}")
-        out: dict[str, dict[str, float]] = {}
-        for line, row in enumerate(reader, start=2):
-            row = {k.strip(): (v or "") for k, v in row.items() if k}
-            key = row["photo"].strip()
-            if not key:
-                continue
-            if key in out:
-                raise ValueError(f"{p}:{line}: photo {key!r} is listed twice")
-            values = {c: _float(row.get(c, ""), f"{p}:{line}", c) for c in CAMERA_COLUMNS}
-            out[key] = {c: v for c, v in values.items() if v is not None}
-    return out
 
 
 def _camera_entry(cameras: dict[str, dict[str, float]], path: Path) -> dict[str, float]:
@@ -271,7 +215,7 @@ def run_beach_coverage(
         progress: Show a tqdm progress bar.
         prior_correction: Strength of :func:`geolab.segmentation.prior_bias` (0: off). Default:
             the checkpoint's ``prior_correction`` if it has one, else 0.
-        cameras: Cameras CSV (see :func:`read_cameras`) or its parsed dict.
+        cameras: Cameras CSV (see :func:`geolab.photos.read_cameras`) or its parsed dict.
         uncertainty: Default input uncertainties (the CSV's ``*_sd_*`` columns override them).
         segmentation_rel_error: Relative error of a photo's litter area from segmentation.
             Default: the checkpoint's ``segmentation_rel_error`` if present, else 0 (and the

@@ -1,4 +1,4 @@
-"""Reading survey photos: EXIF orientation, field of view, time and GPS position.
+"""Reading survey photos: EXIF orientation, field of view, time and GPS position; the cameras CSV.
 
 Phones and cameras store most photos in the sensor's own (landscape) pixel order and record in
 the EXIF ``Orientation`` tag how to turn them upright. :func:`read_photo` applies that turn
@@ -27,6 +27,7 @@ include the zoom (with a warning).
 from __future__ import annotations
 
 import contextlib
+import csv
 import math
 import os
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "CAMERA_COLUMNS",
     "ExifError",
     "FieldOfView",
     "Photo",
@@ -44,6 +46,7 @@ __all__ = [
     "exif_field_of_view",
     "exif_gps",
     "exif_time",
+    "read_cameras",
     "read_photo",
     "upright",
     "vfov_for_orientation",
@@ -69,6 +72,13 @@ UNIT_MM = {1: None, 2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
 DIAGONAL_35MM = math.hypot(36.0, 24.0)
 #: EXIF orientations that turn the stored pixels by 90° (width and height swap).
 SWAPPING_ORIENTATIONS = (5, 6, 7, 8)
+
+
+#: Optional per-photo columns of the cameras CSV (besides ``photo``).
+CAMERA_COLUMNS = (
+    "camera_height_m", "bottom_distance_m", "horizon_row", "horizon_slope", "vfov_deg",
+    "camera_height_sd_m", "bottom_distance_sd_m", "horizon_row_sd_px", "vfov_sd_deg",
+)  # fmt: skip
 
 
 class ExifError(ValueError):
@@ -338,3 +348,52 @@ def read_photo(path: str | os.PathLike[str], tolerance_deg: float = 1.0) -> Phot
     except ExifError as exc:
         problem = str(exc)
     return Photo(p, np.asarray(rgb), orientation, exif_time(exif), exif_gps(exif), fov, problem)
+
+
+def _float(text: str, where: str, column: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {column} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {column} must be finite, got {text!r}")
+    return value
+
+
+def read_cameras(path: str | os.PathLike[str]) -> dict[str, dict[str, float]]:
+    """Read a cameras CSV: ``photo`` plus any of :data:`CAMERA_COLUMNS`.
+
+    Returns:
+        ``{photo key: {column: value}}`` with empty cells left out; keys are the ``photo``
+        cells as written (matched later by path, file name or stem).
+
+    Raises:
+        ValueError: Unknown columns, a missing ``photo`` column, a repeated photo or a cell that
+            is not a number; the message names the file and line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"cameras file {p} does not exist; write a CSV with a 'photo' column and any of "
+                         f"{', '.join(CAMERA_COLUMNS)}")  # fmt: skip
+    with open(p, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields = [f.strip() for f in reader.fieldnames or []]
+        if "photo" not in fields:
+            raise ValueError(f"{p}: no 'photo' column (found {fields}); the first row must name the columns")
+        unknown = sorted(set(fields) - {"photo", *CAMERA_COLUMNS})
+        if unknown:
+            raise ValueError(f"{p}: unknown column(s) {unknown}; allowed: photo, {', '.join(CAMERA_COLUMNS)}")
+        out: dict[str, dict[str, float]] = {}
+        for line, row in enumerate(reader, start=2):
+            row = {k.strip(): (v or "") for k, v in row.items() if k}
+            key = row["photo"].strip()
+            if not key:
+                continue
+            if key in out:
+                raise ValueError(f"{p}:{line}: photo {key!r} is listed twice")
+            values = {c: _float(row.get(c, ""), f"{p}:{line}", c) for c in CAMERA_COLUMNS}
+            out[key] = {c: v for c, v in values.items() if v is not None}
+    return out

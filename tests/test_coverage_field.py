@@ -14,9 +14,9 @@ from torch import nn
 import geolab
 from geolab.cli import main
 from geolab.coverage import CameraUncertainty, coverage_interval, coverage_table, sea_horizon
-from geolab.coverage_cli import COLUMNS, read_cameras, run_beach_coverage
+from geolab.coverage_cli import COLUMNS, run_beach_coverage
 from geolab.geometry import GroundCamera
-from geolab.photos import vfov_for_orientation
+from geolab.photos import read_cameras, vfov_for_orientation
 from tests.field_fixtures import COLOURS, render_view, to_rgb, vfov_35, write_photo
 
 RECT = (-0.6, 0.4, 4.0, 5.0)  # litter rectangle (x0, x1, y0, y1) in metres: 1.0 x 1.0 m
