@@ -366,6 +366,9 @@ def _float(text: str, where: str, column: str) -> float | None:
 def read_cameras(path: str | os.PathLike[str]) -> dict[str, dict[str, float]]:
     """Read a cameras CSV: ``photo`` plus any of :data:`CAMERA_COLUMNS`.
 
+    Args:
+        path: The CSV file (UTF-8, a header row; empty cells fall back to the command's options).
+
     Returns:
         ``{photo key: {column: value}}`` with empty cells left out; keys are the ``photo``
         cells as written (matched later by path, file name or stem).
