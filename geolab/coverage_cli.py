@@ -276,9 +276,9 @@ def run_beach_coverage(
                 photo, _camera_entry(table, path), defaults, need_tilt=not horizon_from_segmentation
             )
         except (PhotoError, ValueError) as exc:
-            reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            reason = str(exc).removeprefix(f"{path}: ")  # the path goes in front once
             skipped.append((str(path), reason))
-            print(f"skipped {reason}", file=sys.stderr)
+            print(f"skipped {path}: {reason}", file=sys.stderr)
             continue
         w, h = _working_size(photo.width, photo.height, long_side)
         scale = h / photo.height
@@ -312,9 +312,9 @@ def run_beach_coverage(
                 cam_full, tilt_from = auto, "segmented-horizon"
                 sd = replace(sd, horizon_row_px=max(sd.horizon_row_px, 1.0 / scale))  # at least one mask pixel
             elif cam_full is None:
-                reason = f"{path}: no sea horizon found in the segmentation and no bottom distance; give one with --bottom-distance or in --cameras"
+                reason = "no sea horizon found in the segmentation and no bottom distance; give one with --bottom-distance or in --cameras"
                 skipped.append((str(path), reason))
-                print(f"skipped {reason}", file=sys.stderr)
+                print(f"skipped {path}: {reason}", file=sys.stderr)
                 continue
             else:
                 warnings.append("no sea horizon found in the segmentation; measured with the bottom distance")
