@@ -196,6 +196,8 @@ class GroundCamera:
         """
         if not 0.0 < vfov_deg < 180.0:
             raise ValueError(f"vfov_deg must be in (0, 180) degrees, got {vfov_deg}")
+        if not camera_height_m > 0:
+            raise ValueError(f"camera_height_m must be > 0 metres, got {camera_height_m}")
         roll = math.atan(float(horizon_slope))
         c = (height - 1) / 2
         level_row = c + (float(horizon_row) - c) * math.cos(roll)
@@ -204,10 +206,11 @@ class GroundCamera:
         tilt = math.degrees(math.atan2(c - level_row, f)) + dip
         bottom_angle = math.radians(tilt + vfov_deg / 2)
         if not 0.0 < bottom_angle < math.pi / 2:
+            where = "at or above the horizon" if bottom_angle <= 0 else "behind the camera's foot"
             raise ValueError(
                 f"a horizon at row {horizon_row:.1f} of a {height}-pixel-high photo with a {vfov_deg:.1f}° field of "
-                "view leaves the bottom edge at or above the horizon; check the row (counted from the top of the "
-                "upright photo) and the field of view"
+                f"view puts the bottom edge {where}; check the row (counted from the top of the upright photo) "
+                "and the field of view"
             )
         return cls(int(width), int(height), float(vfov_deg), camera_height_m,
                    camera_height_m / math.tan(bottom_angle), math.degrees(roll))  # fmt: skip

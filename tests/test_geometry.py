@@ -268,3 +268,12 @@ def test_from_horizon_errors_and_roll_limits(cam):
     assert cam.level(np.zeros((480, 640), np.uint8)) is not None
     with pytest.raises(ValueError, match="shape"):
         rolled.level(np.zeros((10, 10)))
+
+
+def test_from_horizon_rejects_impossible_views():
+    with pytest.raises(ValueError, match="behind the camera"):
+        GroundCamera.from_horizon(640, 480, 40.0, 1.5, -2000.0)  # horizon far above the frame: looking past vertical
+    with pytest.raises(ValueError, match="camera_height_m"):
+        GroundCamera.from_horizon(640, 480, 40.0, 0.0, 100.0)
+    with pytest.raises(ValueError, match="vfov_deg"):
+        GroundCamera.from_horizon(640, 480, 0.0, 1.5, 100.0)
