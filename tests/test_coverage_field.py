@@ -23,6 +23,11 @@ RECT = (-0.6, 0.4, 4.0, 5.0)  # litter rectangle (x0, x1, y0, y1) in metres: 1.0
 TRUE_AREA = (RECT[1] - RECT[0]) * (RECT[3] - RECT[2])
 
 
+def _read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def _tilt(h: float, bottom: float, vfov: float) -> float:
     return math.degrees(math.atan(h / bottom)) - vfov / 2
 
@@ -219,7 +224,7 @@ def test_cli_end_to_end_with_a_saved_checkpoint(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "ground up to 15 m" in captured.err and "4 photo(s) measured, 0 skipped" in captured.out
-    rows = list(csv.DictReader(out.open()))
+    rows = _read_csv(out)
     assert list(rows[0]) == COLUMNS and len(rows) == 4
     sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
     for r in rows:
@@ -235,7 +240,7 @@ def test_cli_end_to_end_with_a_saved_checkpoint(tmp_path, capsys):
                  "--bottom-distance", "3", "--max-distance", "all", "--segmentation-error", "0.1", "--out", str(out)])  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0 and "all ground" in captured.err
-    row = next(csv.DictReader(out.open()))
+    row = _read_csv(out)[0]
     assert row["max_distance_m"] == "all" and row["segmentation_error_source"] == "option"
     # a photo without camera values is skipped with the fix; a bad cameras file stops with exit code 2
     code = main(["beach-coverage", str(photos["land"][0]), "--model", str(ckpt), "--out", str(out)])
