@@ -291,3 +291,19 @@ def test_add_parser_registers_the_command(tmp_path):
     assert parser.parse_args(["beach-coverage", "a.jpg", "--model", "m.pt"]).max_distance == 15.0
     with pytest.raises(SystemExit):
         parser.parse_args(["beach-coverage", "a.jpg", "--model", "m.pt", "--max-distance", "-3"])
+
+
+def test_the_default_limit_keeps_one_wrong_pixel_at_the_horizon_harmless():
+    from geolab.coverage_cli import DEFAULT_MAX_DISTANCE_M
+
+    cam = GroundCamera(640, 480, 41.0, 1.5, 3.0)
+    labels = render_view(640, 480, 41.0, 1.5, cam.tilt_deg, rects=(RECT,), shore_m=1e9)  # sand to the horizon
+    wrong = labels.copy()
+    first_ground_row = int(math.floor(cam.horizon_v)) + 1
+    wrong[first_ground_row, 320] = 0  # one sand pixel just below the horizon called litter
+    for limit, bound in ((DEFAULT_MAX_DISTANCE_M, 1e-9), (None, 100.0)):
+        extra = coverage_table(wrong, cam, max_distance_m=limit)["litter_m2"] - coverage_table(labels, cam, max_distance_m=limit)["litter_m2"]
+        if limit is None:
+            assert extra > bound * TRUE_AREA  # without a limit that pixel outweighs the real litter by far
+        else:
+            assert extra <= bound
