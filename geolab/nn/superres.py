@@ -54,7 +54,8 @@ class SRCNN(nn.Module):
             last = self.body[-1]
             assert isinstance(last, nn.Conv2d)
             nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            if last.bias is not None:
+                nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Bicubic-up-sampled ``(N, C, H, W)`` -> restored ``(N, C, H, W)``."""
