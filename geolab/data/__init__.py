@@ -9,3 +9,7 @@
 * :mod:`geolab.data.geotiff`: users' own multi-band GeoTIFF tiles (optional extra ``geo``:
   rasterio).
 """
+
+from geolab.data.imageset import ImageSet
+
+__all__ = ["ImageSet"]
