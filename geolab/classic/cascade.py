@@ -150,6 +150,13 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         max_features_per_stage: Largest AdaBoost size of a stage; an int, or one value per
             stage (the last one is repeated).
         n_negatives: Non-face windows drawn for each stage (default: as many as faces).
+        min_negatives: Stop adding stages when fewer non-faces than this are left that the
+            cascade accepts (default 1): a stage trained on a handful of negatives learns
+            little about the background, yet costs faces.
+        validation_fraction: Share of the face groups held out of boosting and used only to
+            set each stage's threshold and measure its detection rate (Viola & Jones's
+            validation set). Thresholds set on the training faces, which AdaBoost has fitted,
+            keep fewer than ``detection_rate`` of new faces; 0 uses the training faces.
         normalize: Normalise windows to zero mean and unit variance first.
         min_std: Floor of the window standard deviation when normalising (pixels in 0..1).
         random_state: Seed of every random choice (candidate features, negative windows).
@@ -167,6 +174,8 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         max_stages: int = 12,
         max_features_per_stage: int | Sequence[int] = 40,
         n_negatives: int | None = None,
+        min_negatives: int | None = None,
+        validation_fraction: float = 0.0,
         normalize: bool = True,
         min_std: float = 0.02,
         random_state: int | np.random.Generator | None = 0,
@@ -180,6 +189,8 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.max_stages = max_stages
         self.max_features_per_stage = max_features_per_stage
         self.n_negatives = n_negatives
+        self.min_negatives = min_negatives
+        self.validation_fraction = validation_fraction
         self.normalize = normalize
         self.min_std = min_std
         self.random_state = random_state
@@ -221,6 +232,23 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if int(self.max_stages) < 1:
             raise ValueError(f"Cascade: max_stages must be at least 1, got {self.max_stages}")
 
+    def _validation_faces(self, y_enc: np.ndarray, groups: Any, gen: np.random.Generator) -> np.ndarray:
+        """Boolean mask over the faces: which ones only set thresholds (``validation_fraction``)."""
+        n_pos = int((y_enc == 1).sum())
+        frac = float(self.validation_fraction or 0.0)
+        if frac == 0.0:
+            return np.zeros(n_pos, dtype=bool)
+        if not 0.0 < frac < 1.0:
+            raise ValueError(f"Cascade: validation_fraction must be in [0, 1), got {frac}")
+        g = np.arange(n_pos) if groups is None else np.asarray(groups)[y_enc == 1]
+        if len(g) != n_pos:
+            raise ValueError(f"Cascade.fit: groups must hold one id per window, got {len(np.asarray(groups))}")
+        ids = np.unique(g)
+        n_val = min(len(ids) - 1, max(1, round(frac * len(ids))))
+        if n_val < 1:
+            raise ValueError("Cascade.fit: validation_fraction needs faces of at least two groups")
+        return np.isin(g, gen.choice(ids, size=n_val, replace=False))
+
     def _stage_cap(self, s: int) -> int:
         cap = self.max_features_per_stage
         if isinstance(cap, (int, np.integer)):
@@ -234,6 +262,7 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X: Any,
         y: Any,
         *,
+        groups: Any = None,
         sampler: WindowSampler | None = None,
         progress: bool = False,
     ) -> Cascade:
@@ -242,6 +271,9 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Args:
             X: ``(N, h, w)`` (or ``(N, h * w)``) windows in 0..1: faces and non-faces.
             y: ``(N,)`` labels of two classes; ``classes_[1]`` (e.g. 1) marks the faces.
+            groups: ``(N,)`` group ids (e.g. the person an augmented face copy shows): with
+                ``validation_fraction``, whole groups are held out, so no copy of a validation
+                face is trained on.
             sampler: Optional :class:`~geolab.classic.sampling.WindowSampler` of face-free
                 images that supplies further negatives; the non-faces of ``X`` join its
                 pool. Each stage is trained on (up to ``n_negatives``) negatives that all the
@@ -249,7 +281,7 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             progress: Show a progress bar over stages.
 
         Returns:
-            ``self``, with ``stages_``, ``classes_`` and ``stats_`` (one value per stage:
+            ``self``, with ``stages_``, ``classes_``, ``stop_reason_`` and ``stats_`` (one value per stage:
             ``n_features``, ``detection_rate``, ``false_positive_rate``, ``n_negatives``,
             ``cumulative_detection_rate``, ``cumulative_false_positive_rate``).
         """
@@ -293,11 +325,14 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             return window_features(w, cand_params, cand_types, normalize=self.normalize, min_std=self.min_std)
 
         x_pos = feats_of(pos)
+        val = self._validation_faces(y_enc, groups, gen)
         alive = np.ones(len(pos), dtype=bool)
         n_neg = int(self.n_negatives or len(pos))
+        min_neg = max(1, int(self.min_negatives or 1))
         self.stages_: list[Stage] = []
         stats: dict[str, list[float]] = {k: [] for k in _STAT_KEYS}
         cum_fpr = 1.0
+        self.stop_reason_ = f"max_stages ({self.max_stages}) reached"
         stage_iter: Any = range(int(self.max_stages))
         if progress:
             from tqdm.auto import tqdm
@@ -305,38 +340,48 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             stage_iter = tqdm(stage_iter, desc="cascade stages")
         for s in stage_iter:
             neg = sampler.sample(self, n_neg, gen)
-            xp = x_pos[alive]
-            if len(neg) == 0 or len(xp) == 0:
+            train_pos, check_pos = alive & ~val, (alive & val) if val.any() else alive & ~val
+            if len(neg) < min_neg or not train_pos.any() or not check_pos.any():
+                self.stop_reason_ = (
+                    f"only {len(neg)} negatives left that the cascade accepts (min_negatives={min_neg})"
+                    if len(neg) < min_neg
+                    else "no faces left"
+                )
                 break
-            x = np.concatenate([xp, feats_of(neg)])
-            y_stage = np.r_[np.ones(len(xp), np.int64), np.zeros(len(neg), np.int64)]
+            x_neg = feats_of(neg)
+            x = np.concatenate([x_pos[train_pos], x_neg])
+            y_stage = np.r_[np.ones(int(train_pos.sum()), np.int64), np.zeros(len(neg), np.int64)]
             booster = AdaBoost(n_estimators=self._stage_cap(s)).fit(x, y_stage)
-            partial = np.stack(list(booster.staged_decision_function(x)), axis=1)  # (N, T)
-            n_p = len(xp)
+            # the threshold keeps `detection_rate` of the checking faces (held-out ones with
+            # validation_fraction, else the training faces); false alarms are counted on the negatives
+            x_check = np.concatenate([x_pos[check_pos], x_neg])
+            partial = np.stack(list(booster.staged_decision_function(x_check)), axis=1)  # (N, T)
+            n_p = int(check_pos.sum())
             size, thr = choose_stage_size(partial, n_p, self.detection_rate, self.false_positive_rate)
             # Scores summed in another order (scanning, subsets of windows) may differ in the last
             # bits; a margin far below any real score difference keeps the chosen faces accepted.
             thr -= 1e-9 * float(np.abs(booster.alphas_[:size]).sum())
             sel = booster.features_[:size]
-            self.stages_.append(
-                Stage(
-                    features=cand[sel],
-                    params=cand_params[sel],
-                    types=np.asarray(cand_types)[sel],
-                    thresholds=booster.thresholds_[:size],
-                    polarities=booster.polarities_[:size].astype(np.float64),
-                    alphas=booster.alphas_[:size],
-                    threshold=thr,
-                )
+            stage = Stage(
+                features=cand[sel],
+                params=cand_params[sel],
+                types=np.asarray(cand_types)[sel],
+                thresholds=booster.thresholds_[:size],
+                polarities=booster.polarities_[:size].astype(np.float64),
+                alphas=booster.alphas_[:size],
+                threshold=thr,
             )
+            self.stages_.append(stage)
             scores = partial[:, size - 1]
             fpr = float(np.mean(scores[n_p:] >= thr))
-            alive[np.flatnonzero(alive)[scores[:n_p] < thr]] = False
+            idx = np.flatnonzero(alive)
+            alive[idx[stage.score(x_pos[idx][:, sel]) < thr]] = False
             cum_fpr *= fpr
             row = (size, float(np.mean(scores[:n_p] >= thr)), fpr, len(neg), float(alive.mean()), cum_fpr)
             for key, value in zip(_STAT_KEYS, row):
                 stats[key].append(value)
             if cum_fpr <= self.target_false_positive_rate or fpr == 0.0:
+                self.stop_reason_ = "target false-positive rate reached"
                 break
         if not self.stages_:
             raise ValueError("Cascade.fit: no stage could be trained (no negatives or no faces)")
