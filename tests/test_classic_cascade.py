@@ -251,3 +251,70 @@ def test_stage_votes_follow_adaboost_stumps(toy):
 )  # fmt: skip
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_min_negatives_stops_when_the_pool_runs_out(toy):
+    pos, neg = toy
+    X = np.concatenate([pos, neg[:150]])
+    y = np.r_[np.ones(len(pos)), np.zeros(150)]
+    kw = dict(n_candidate_features=400, max_stages=8, max_features_per_stage=10, n_negatives=150, random_state=0)
+    strict = Cascade(SHAPE, min_negatives=100, **kw).fit(X, y)
+    loose = Cascade(SHAPE, **kw).fit(X, y)
+    assert all(n >= 100 for n in strict.stats_["n_negatives"])
+    assert "min_negatives=100" in strict.stop_reason_
+    assert len(strict.stages_) < len(loose.stages_)  # the loose cascade trains stages on a handful
+    assert min(loose.stats_["n_negatives"]) < 100
+
+
+def test_validation_faces_set_the_thresholds(toy):
+    pos, neg = toy
+    X = np.concatenate([pos, neg])
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    groups = np.r_[np.arange(len(pos)) // 4, -1 - np.arange(len(neg))]  # four "copies" per face
+    cas = Cascade(
+        SHAPE, n_candidate_features=400, max_stages=3, max_features_per_stage=10, validation_fraction=0.25,
+        random_state=0,
+    ).fit(X, y, groups=groups)
+    # re-derive the held-out faces: the same generator draws the candidates first, then the groups
+    gen = np.random.default_rng(0)
+    params, _ = haar_feature_params(*SHAPE)
+    gen.choice(len(params), size=400, replace=False)
+    ids = np.unique(groups[: len(pos)])
+    held = np.isin(groups[: len(pos)], gen.choice(ids, size=round(0.25 * len(ids)), replace=False))
+    margins = cas.stage_margins(pos[held])
+    # stage 1's threshold is the lowest held-out face score (k_miss = 0 for 30 faces at 99.5 %)
+    assert margins[:, 0].min() == pytest.approx(1e-9 * np.abs(cas.stages_[0].alphas).sum(), abs=1e-9)
+    assert cas.stats_["detection_rate"][0] == 1.0
+    with pytest.raises(ValueError, match="validation_fraction"):
+        Cascade(SHAPE, validation_fraction=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="groups"):
+        Cascade(SHAPE, validation_fraction=0.2).fit(X, y, groups=groups[:5])
+
+
+def test_classic_modules_import_no_private_names_and_form_no_cycle():
+    import ast
+    from pathlib import Path
+
+    import geolab.classic as pkg
+
+    root = Path(pkg.__file__).parent
+    deps: dict[str, set[str]] = {}
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        assert len(path.read_text().splitlines()) <= 600, f"{path.name} is over 600 lines"
+        deps[path.stem] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("geolab"):
+                assert not any(a.name.startswith("_") for a in node.names), (path.name, node.module)
+                if node.module.startswith("geolab.classic."):
+                    deps[path.stem].add(node.module.rsplit(".", 1)[1])
+
+    def reach(start: str, seen: set[str]) -> set[str]:
+        for d in deps.get(start, ()):
+            if d not in seen:
+                seen.add(d)
+                reach(d, seen)
+        return seen
+
+    for mod in deps:
+        assert mod not in reach(mod, set()), f"import cycle through geolab.classic.{mod}"

@@ -9,6 +9,7 @@ Submodules (import the one you need; nothing heavy is imported here), bottom to 
 * :mod:`geolab.classic.windows` — normalised windows, integral-image pairs, chosen features
   of many windows, image pyramids.
 * :mod:`geolab.classic.sampling` — face-free pictures and the sampler of hard negatives.
+* :mod:`geolab.classic.stages` — one boosted stage and the rule that sizes it.
 * :mod:`geolab.classic.cascade` — an attentional cascade of boosted stages, a scikit-learn
   classifier of windows.
 * :mod:`geolab.classic.detect` — multi-scale sliding-window face detection (OpenCV's

@@ -17,9 +17,7 @@ flattened, ``(N, h * w)``) and two-class labels ``y``; ``classes_[1]`` is "face"
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +27,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from geolab.classic.adaboost import AdaBoost, stump_predict
+from geolab.classic.adaboost import AdaBoost
 from geolab.classic.haar import haar_feature_params
 from geolab.classic.sampling import WindowSampler, face_free_images
+from geolab.classic.stages import Stage, choose_stage_size
 from geolab.classic.windows import (
-    FeatureGeometry,
     IntegralPair,
     integral_pair,
     normalize_windows,
@@ -59,69 +57,6 @@ _STAT_KEYS = (
     "cumulative_detection_rate",
     "cumulative_false_positive_rate",
 )
-
-
-@dataclass
-class Stage:
-    """One boosted stage of a cascade.
-
-    Attributes:
-        features: ``(T,)`` column indices into the full Haar feature set of the window.
-        params: ``(T, 4)`` ``(y, x, dy, dx)`` of those features.
-        types: ``(T,)`` their type names.
-        thresholds: ``(T,)`` stump thresholds.
-        polarities: ``(T,)`` stump polarities (+1 or -1).
-        alphas: ``(T,)`` stump weights.
-        threshold: The stage accepts a window when ``score >= threshold``.
-        geometry: Rectangles of the features (derived from ``params`` and ``types``).
-    """
-
-    features: np.ndarray
-    params: np.ndarray
-    types: np.ndarray
-    thresholds: np.ndarray
-    polarities: np.ndarray
-    alphas: np.ndarray
-    threshold: float
-    geometry: FeatureGeometry = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.geometry = FeatureGeometry.from_params(self.params, list(self.types))
-
-    def score(self, values: np.ndarray) -> np.ndarray:
-        """Weighted vote ``sum_t alpha_t * (2 h_t - 1)`` ``(N,)`` for feature values ``(N, T)``."""
-        return (2.0 * stump_predict(values, self.thresholds, self.polarities) - 1.0) @ self.alphas
-
-    @property
-    def n_features(self) -> int:
-        """Number of weak classifiers (features) in the stage."""
-        return len(self.features)
-
-
-def choose_stage_size(
-    partial: np.ndarray, n_pos: int, detection_rate: float, false_positive_rate: float
-) -> tuple[int, float]:
-    """Smallest number of stumps whose stage meets the targets, and its threshold.
-
-    Args:
-        partial: ``(N, T)`` staged decision functions (column ``t`` after ``t + 1`` stumps);
-            the first ``n_pos`` rows are faces, the rest non-faces.
-        n_pos: Number of faces.
-        detection_rate: Share of the faces the stage must keep.
-        false_positive_rate: Share of the non-faces it may let through.
-
-    Returns:
-        ``(size, threshold)``: the threshold keeps ``detection_rate`` of the faces; ``size`` is
-        the first one whose false-positive rate meets the target (else all ``T`` stumps).
-    """
-    k_miss = int(math.floor((1.0 - detection_rate) * n_pos + 1e-9))
-    size = partial.shape[1]
-    for t in range(partial.shape[1]):
-        thr = np.sort(partial[:n_pos, t])[k_miss]
-        if np.mean(partial[n_pos:, t] >= thr) <= false_positive_rate:
-            size = t + 1
-            break
-    return size, float(np.sort(partial[:n_pos, size - 1])[k_miss])
 
 
 def _generator(random_state: int | np.random.Generator | np.random.RandomState | None) -> np.random.Generator:
@@ -240,9 +175,11 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             return np.zeros(n_pos, dtype=bool)
         if not 0.0 < frac < 1.0:
             raise ValueError(f"Cascade: validation_fraction must be in [0, 1), got {frac}")
+        if groups is not None and len(np.asarray(groups)) != len(y_enc):
+            raise ValueError(
+                f"Cascade.fit: groups must hold one id per window ({len(y_enc)}), got {len(np.asarray(groups))}"
+            )
         g = np.arange(n_pos) if groups is None else np.asarray(groups)[y_enc == 1]
-        if len(g) != n_pos:
-            raise ValueError(f"Cascade.fit: groups must hold one id per window, got {len(np.asarray(groups))}")
         ids = np.unique(g)
         n_val = min(len(ids) - 1, max(1, round(frac * len(ids))))
         if n_val < 1:
