@@ -288,13 +288,21 @@ class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             x_neg = feats_of(neg)
             x = np.concatenate([x_pos[train_pos], x_neg])
             y_stage = np.r_[np.ones(int(train_pos.sum()), np.int64), np.zeros(len(neg), np.int64)]
-            booster = AdaBoost(n_estimators=self._stage_cap(s)).fit(x, y_stage)
             # the threshold keeps `detection_rate` of the checking faces (held-out ones with
             # validation_fraction, else the training faces); false alarms are counted on the negatives
             x_check = np.concatenate([x_pos[check_pos], x_neg])
-            partial = np.stack(list(booster.staged_decision_function(x_check)), axis=1)  # (N, T)
             n_p = int(check_pos.sum())
-            size, thr = choose_stage_size(partial, n_p, self.detection_rate, self.false_positive_rate)
+            # AdaBoost is deterministic, so T rounds are the first T of any longer run: boost 8, 16,
+            # 32, ... rounds up to the cap and stop as soon as a prefix meets the targets.
+            cap, rounds = self._stage_cap(s), min(8, self._stage_cap(s))
+            while True:
+                booster = AdaBoost(n_estimators=rounds).fit(x, y_stage)
+                partial = np.stack(list(booster.staged_decision_function(x_check)), axis=1)  # (N, T)
+                size, thr = choose_stage_size(partial, n_p, self.detection_rate, self.false_positive_rate)
+                met = np.mean(partial[n_p:, size - 1] >= thr) <= self.false_positive_rate
+                if met or rounds >= cap or len(booster.alphas_) < rounds:
+                    break
+                rounds = min(cap, 2 * rounds)
             # Scores summed in another order (scanning, subsets of windows) may differ in the last
             # bits; a margin far below any real score difference keeps the chosen faces accepted.
             thr -= 1e-9 * float(np.abs(booster.alphas_[:size]).sum())
