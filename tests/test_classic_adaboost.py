@@ -41,6 +41,7 @@ def test_accuracy_close_to_sklearn_on_digits():
     assert abs(ours - ref) <= 0.03, (ours, ref)
 
 
+@pytest.mark.slow
 def test_accuracy_close_to_sklearn_on_haar_features():
     from skimage.data import lfw_subset
 
