@@ -78,6 +78,7 @@ def geolab_rate(image: np.ndarray, n_iter: int, device: str, **kwargs: Any) -> f
 
 
 def main() -> None:
+    """Run the three measurements and print them."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=10, help="timed iterations per run (default 10)")
     parser.add_argument("--quality-iters", type=int, default=200, help="iterations of the quality check")

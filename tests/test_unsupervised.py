@@ -67,7 +67,7 @@ def test_segment_matches_straightforward_loop(shapes):
 
 def test_segment_is_deterministic_and_fast_path_agrees(shapes):
     image, _ = shapes
-    kw = dict(n_channels=16, max_iter=6, min_labels=1, patience=None, seed=1, progress=False, device="cpu")
+    kw = {"n_channels": 16, "max_iter": 6, "min_labels": 1, "patience": None, "seed": 1, "progress": False, "device": "cpu"}
     a, b = segment(image, **kw), segment(image, **kw)
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.loss_sim, b.loss_sim)

@@ -14,7 +14,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from geolab.unsupervised.baselines import BASELINES, felzenszwalb_segment, kmeans_segment, slic_segment
+    from geolab.unsupervised.baselines import (
+        BASELINES,
+        felzenszwalb_segment,
+        kmeans_segment,
+        slic_segment,
+    )
     from geolab.unsupervised.dfc import (
         NO_SCRIBBLE,
         DFCNet,

@@ -58,9 +58,8 @@ def read_image(path: Path) -> np.ndarray:
         raise ValueError(f"{path}: no such file")
     try:
         with Image.open(path) as im:
-            if im.mode in ("P", "PA", "RGBA", "LA", "CMYK", "YCbCr", "1"):
-                im = im.convert("RGB")
-            arr = np.asarray(im)
+            converted = im.convert("RGB") if im.mode in ("P", "PA", "RGBA", "LA", "CMYK", "YCbCr", "1") else im
+            arr = np.asarray(converted)
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"{path}: not a readable image ({type(exc).__name__}); give PNG, JPEG or TIFF files") from exc
     if arr.ndim == 2:
@@ -73,7 +72,11 @@ def read_image(path: Path) -> np.ndarray:
 def _write(out: Path, stem: str, image: np.ndarray, labels: np.ndarray) -> None:
     from PIL import Image
 
-    from geolab.unsupervised.postprocess import label_colours, relabel_sequential, write_label_png
+    from geolab.unsupervised.postprocess import (
+        label_colours,
+        relabel_sequential,
+        write_label_png,
+    )
 
     write_label_png(out / f"{stem}_labels.png", labels)
     lab = relabel_sequential(labels)

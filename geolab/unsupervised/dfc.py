@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -63,6 +63,7 @@ class DFCNet(nn.Module):
     """
 
     def __init__(self, in_channels: int, n_channels: int = 100, n_conv: int = 2, padding: str = "reflect") -> None:
+        """Build the layers (see the class docstring for the arguments)."""
         super().__init__()
         if in_channels < 1 or n_channels < 2 or n_conv < 1:
             raise ValueError(f"DFCNet needs in_channels >= 1, n_channels >= 2 and n_conv >= 1, got "
@@ -70,9 +71,10 @@ class DFCNet(nn.Module):
         if padding not in ("reflect", "zeros"):
             raise ValueError(f"padding must be 'reflect' or 'zeros', got {padding!r}")
         layers: list[nn.Module] = []
+        padding_mode: Literal["zeros", "reflect"] = "reflect" if padding == "reflect" else "zeros"
         c_in = in_channels
         for _ in range(n_conv):
-            layers += [nn.Conv2d(c_in, n_channels, 3, padding=1, padding_mode=padding), nn.ReLU(),
+            layers += [nn.Conv2d(c_in, n_channels, 3, padding=1, padding_mode=padding_mode), nn.ReLU(),
                        nn.BatchNorm2d(n_channels)]
             c_in = n_channels
         self.features = nn.Sequential(*layers)
@@ -84,7 +86,8 @@ class DFCNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Response ``(N, q, H, W)`` of images ``(N, C, H, W)``."""
-        return self.response(self.features(x))
+        out: torch.Tensor = self.response(self.features(x))
+        return out
 
     def config(self) -> dict[str, Any]:
         """The constructor's arguments (stored in checkpoints)."""
@@ -119,7 +122,7 @@ class Segmentation:
     @property
     def n_iter(self) -> int:
         """Iterations run."""
-        return int(len(self.n_labels))
+        return len(self.n_labels)
 
     @property
     def n_segments(self) -> int:
@@ -298,7 +301,7 @@ def segment(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DFCNet(x.shape[1], n_channels, n_conv, padding)
-    model = model.to(dev, memory_format=memory_format).train()
+    model = model.to(dev).to(memory_format=memory_format).train()
     x = x.to(dev).contiguous(memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
@@ -335,11 +338,11 @@ def segment(
         con = continuity_loss(response)
         loss = mu_sim * sim + mu_con * con + mu_scr * scr_loss
         if scaler is not None:
-            scaler.scale(loss).backward()
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
             scaler.step(optimizer)
             scaler.update()
         else:
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
         counts[it] = torch.bincount(labels.flatten(), minlength=n_channels).count_nonzero()
         losses[it, 0], losses[it, 1], losses[it, 2] = sim.detach(), con.detach(), scr_loss.detach()
@@ -368,7 +371,7 @@ def segment(
         loss_scr=hist[:, 2].astype(np.float64),
         stop_reason=stop_reason,
         seconds=seconds,
-        model=model.to("cpu", memory_format=torch.contiguous_format),
+        model=model.to("cpu").to(memory_format=torch.contiguous_format),
     )
 
 

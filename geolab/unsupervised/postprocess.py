@@ -1,5 +1,8 @@
-"""Label maps after segmentation: renumbering, connected components, merging to a target
-number of segments, colours, and index PNG files."""
+"""Label maps after segmentation.
+
+Renumbering, connected components, merging to a target number of segments, colours, and
+index PNG files.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ def relabel_sequential(labels: Any) -> np.ndarray:
     if arr.dtype.kind not in "uib":
         raise ValueError(f"labels must be integers, got {arr.dtype}")
     flat = arr.ravel()
-    uniq, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    _uniq, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(first))  # rank of each unique value by first appearance
     return order[inverse].reshape(arr.shape).astype(np.int64)
 
@@ -47,7 +50,7 @@ def connected_components(labels: Any, connectivity: int = 1) -> np.ndarray:
     from skimage.measure import label as cc_label
 
     arr = np.asarray(labels).astype(np.int64)
-    regions = cc_label(arr + 1, background=0, connectivity=connectivity)
+    regions = cc_label(arr + 1, background=0, connectivity=connectivity)  # type: ignore[no-untyped-call]
     return relabel_sequential(regions)
 
 
@@ -89,7 +92,7 @@ def label_colours(n: int, seed: int = 0) -> np.ndarray:
     """``(n, 3)`` uint8 distinct-looking colours (tab20 first, then seeded random ones)."""
     import matplotlib
 
-    base = (np.asarray(matplotlib.colormaps["tab20"].colors) * 255).astype(np.uint8)
+    base = (np.asarray(matplotlib.colormaps["tab20"](np.arange(20)))[:, :3] * 255).round().astype(np.uint8)
     if n <= len(base):
         return base[:n].copy()
     rng = np.random.default_rng(seed)

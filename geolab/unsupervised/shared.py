@@ -20,7 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from geolab.unsupervised.dfc import DFCNet, continuity_loss, image_to_tensor
-from geolab.unsupervised.postprocess import connected_components, merge_to_n_segments, relabel_sequential
+from geolab.unsupervised.postprocess import (
+    connected_components,
+    merge_to_n_segments,
+    relabel_sequential,
+)
 
 __all__ = ["DFCSegmenter", "segment_many"]
 
@@ -44,6 +48,7 @@ class DFCSegmenter:
 
     def __init__(self, in_channels: int = 3, *, n_channels: int = 100, n_conv: int = 2, padding: str = "reflect",
                  seed: int = 0) -> None:
+        """Build the seeded network (see the class docstring for the arguments)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.model = DFCNet(in_channels, n_channels, n_conv, padding)
@@ -85,7 +90,7 @@ class DFCSegmenter:
             raise ValueError("fit needs at least one image")
         dev = best_device(None if device is None else str(device))
         memory_format = torch.channels_last if dev.type in ("cpu", "cuda") else torch.contiguous_format
-        model = self.model.to(dev, memory_format=memory_format).train()
+        model = self.model.to(dev).to(memory_format=memory_format).train()
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
         rng = np.random.default_rng(self.seed)
         steps = [int(i) for _ in range(epochs) for i in rng.permutation(len(tensors))]
@@ -101,12 +106,12 @@ class DFCSegmenter:
             labels = response.detach().argmax(1)
             sim = F.cross_entropy(response, labels)
             con = continuity_loss(response)
-            (mu_sim * sim + mu_con * con).backward()
+            (mu_sim * sim + mu_con * con).backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             self.history["n_labels"].append(int(labels.unique().numel()))
             self.history["loss_sim"].append(float(sim.detach()))
             self.history["loss_con"].append(float(con.detach()))
-        self.model = model.to("cpu", memory_format=torch.contiguous_format)
+        self.model = model.to("cpu").to(memory_format=torch.contiguous_format)
         return self
 
     def response(self, image: Any, *, tile: tuple[int, int] = (512, 512),
@@ -228,9 +233,18 @@ def segment_many(
 
     Args:
         images: ``(H, W, C)`` arrays with the same number of bands (sizes may differ).
+        n_channels: q, the largest number of clusters.
+        n_conv: 3x3 convolution blocks.
+        epochs: Passes over the set.
+        crop: ``(height, width)`` of random training crops (``None``: whole images).
+        lr: SGD learning rate.
+        mu_sim: Weight of the feature-similarity loss.
+        mu_con: Weight of the continuity loss.
+        padding: ``"reflect"`` or ``"zeros"``.
         relabel: Renumber each label map 0..k-1 (otherwise cluster ids are shared by all images).
-        n_channels, n_conv, padding, seed: see :class:`DFCSegmenter`.
-        epochs, crop, lr, mu_sim, mu_con, device, progress: see :meth:`DFCSegmenter.fit`.
+        device: Device; ``None``: the best available.
+        seed: Seed of the weights and of the image order.
+        progress: Show a tqdm progress bar.
 
     Returns:
         The ``(H, W)`` label maps and the fitted :class:`DFCSegmenter` (to label new images).
