@@ -86,32 +86,51 @@ def main() -> None:
     parser.add_argument("--finish-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
     parser.add_argument("--run-reference", action="store_true", help="also run the reference's 1000 iterations")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--parts", type=int, nargs="+", default=(1, 2, 3), choices=(1, 2, 3),
+                        help="which measurements to run (default: all three)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
+    if 1 in args.parts:
+        speed(devices, args.iters)
+    if 2 in args.parts:
+        quality(args.quality_iters, tuple(args.quality_size))
+    if 3 in args.parts:
+        finish(tuple(args.finish_size), args.iters, args.run_reference)
+
+
+def speed(devices: list[str], iters: int) -> None:
+    """Part 1: seconds per iteration of both loops at 256x256 and 480x320."""
     print("\n1. seconds per iteration (same image, network, seed, settings)")
     for device in devices:
         for size in ((256, 256), (320, 480)):
             image, _ = make_shapes(size, seed=0)
-            _, _, times = straightforward(image, args.iters + 1, min_labels=0, device=device)
+            _, _, times = straightforward(image, iters + 1, min_labels=0, device=device)
             ref = statistics.median(times[1:])
-            fast = geolab_rate(image, args.iters, device)
+            fast = geolab_rate(image, iters, device)
             print(f"  {device} {size[0]}x{size[1]} (HxW): straightforward {ref:.3f} s/it, geolab {fast:.3f} s/it, "
                   f"ratio {ref / fast:.2f}x")
 
-    print(f"\n2. equal quality: {args.quality_iters} iterations on a shapes image {tuple(args.quality_size)}")
-    image, truth = make_shapes(tuple(args.quality_size), seed=1)
-    ref_labels, ref_counts, _ = straightforward(image, args.quality_iters, min_labels=0)
-    res = segment(image, max_iter=args.quality_iters, min_labels=0, patience=None, progress=False, device="cpu")
+
+
+def quality(n_iter: int, size: tuple[int, int]) -> None:
+    """Part 2: both loops for the same number of iterations on a shapes image; ARI and label counts."""
+    print(f"\n2. equal quality: {n_iter} iterations on a shapes image {size} (HxW)")
+    image, truth = make_shapes(size, seed=1)
+    ref_labels, ref_counts, _ = straightforward(image, n_iter, min_labels=0)
+    res = segment(image, max_iter=n_iter, min_labels=0, patience=None, progress=False, device="cpu")
     ari_ref, ari_fast = adjusted_rand_index(truth, ref_labels), adjusted_rand_index(truth, res.labels)
     print(f"  straightforward: {ref_counts[-1]} labels, ARI {ari_ref:.3f}; geolab: {res.n_labels[-1]} labels, "
           f"ARI {ari_fast:.3f}; |difference| {abs(ari_ref - ari_fast):.3f} (goal <= 0.02); "
           f"ARI between the two label maps {adjusted_rand_index(ref_labels, res.labels):.3f}")
 
-    size = tuple(args.finish_size)
+
+
+def finish(size: tuple[int, int], iters: int, run_reference: bool) -> None:
+    """Part 3: time to a finished segmentation with default settings."""
     print(f"\n3. time to a finished segmentation with default settings at {size[0]}x{size[1]} (shapes image)")
     image, truth = make_shapes(size, seed=2)
     t0 = time.perf_counter()
@@ -122,9 +141,9 @@ def main() -> None:
     longer = segment(image, device="cpu", progress=False, patience=None, max_iter=max(2 * res.n_iter, 1))
     print(f"  geolab continued to {longer.n_iter} iterations without the plateau stop: {longer.n_labels[-1]} labels, "
           f"ARI {adjusted_rand_index(truth, longer.labels):.3f}")
-    _, _, times = straightforward(image, args.iters + 1, min_labels=0)
+    _, _, times = straightforward(image, iters + 1, min_labels=0)
     rate = statistics.median(times[1:])
-    if args.run_reference:
+    if run_reference:
         t0 = time.perf_counter()
         labels, counts, _ = straightforward(image, 1000)
         print(f"  straightforward, run: {len(counts)} iterations, {counts[-1]} labels, "

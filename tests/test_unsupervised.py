@@ -103,7 +103,7 @@ def test_scribbles(shapes):
     scribble = np.full(truth.shape, NO_SCRIBBLE, dtype=np.uint8)
     scribble[truth == 0] = 0
     scribble[truth == 1] = 1
-    res = segment(image, n_channels=16, max_iter=20, scribble=scribble, mu_scr=2.0, patience=None, progress=False,
+    res = segment(image, n_channels=16, max_iter=40, scribble=scribble, mu_scr=2.0, patience=None, progress=False,
                   device="cpu")
     assert res.loss_scr[-1] < res.loss_scr[0]
     # pixels scribbled as one class share a label, different classes get different labels
@@ -132,6 +132,22 @@ def test_continuity_loss_against_numpy():
     a = r.numpy()
     expected = np.abs(np.diff(a, axis=2)).mean() + np.abs(np.diff(a, axis=3)).mean()
     assert continuity_loss(r).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_reflect_mode_mirrors_the_input_once():
+    torch.manual_seed(0)
+    net = DFCNet(2, 6, 2, "reflect").eval()
+    x = torch.rand(1, 2, 7, 9)
+    mirrored = torch.from_numpy(np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect"))
+    h = mirrored
+    for block in (0, 3):
+        conv, bn = net.features[block], net.features[block + 2]
+        h = bn(F.relu(F.conv2d(h, conv.weight, conv.bias)))
+    expected = net.response(h)
+    torch.testing.assert_close(net(x), expected)
+    assert net(x).shape == (1, 6, 7, 9)
+    with pytest.raises(ValueError, match="larger than 2 pixels"):
+        net(torch.rand(1, 2, 2, 5))
 
 
 def test_zero_padding_is_the_reference_layer():
