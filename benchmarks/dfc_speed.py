@@ -67,14 +67,21 @@ def straightforward(image: np.ndarray, n_iter: int, *, n_channels: int = 100, n_
 
 
 def geolab_rate(image: np.ndarray, n_iter: int, device: str, **kwargs: Any) -> float:
-    """Seconds per iteration of ``segment`` (median of 3 runs of ``n_iter`` iterations)."""
-    rates = []
-    for _ in range(3):
-        if device == "cuda":  # pragma: no cover
-            torch.cuda.synchronize()
-        res = segment(image, max_iter=n_iter, min_labels=1, patience=None, device=device, progress=False, **kwargs)
-        rates.append(res.seconds / res.n_iter)
-    return statistics.median(rates)
+    """Seconds per iteration of one ``segment`` run of ``n_iter`` iterations."""
+    if device == "cuda":  # pragma: no cover
+        torch.cuda.synchronize()
+    res = segment(image, max_iter=n_iter, min_labels=0, patience=None, device=device, progress=False, **kwargs)
+    return res.seconds / res.n_iter
+
+
+def interleaved_rates(image: np.ndarray, iters: int, rounds: int, device: str) -> tuple[float, float]:
+    """Median seconds/iteration of both loops, measured in alternating rounds (load changes hit both)."""
+    ref, fast = [], []
+    for _ in range(rounds):
+        _, _, times = straightforward(image, iters + 1, min_labels=0, device=device)
+        ref.append(statistics.median(times[1:]))
+        fast.append(geolab_rate(image, iters, device))
+    return statistics.median(ref), statistics.median(fast)
 
 
 def main() -> None:
@@ -86,6 +93,7 @@ def main() -> None:
     parser.add_argument("--finish-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
     parser.add_argument("--run-reference", action="store_true", help="also run the reference's 1000 iterations")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds per size (default 3)")
     parser.add_argument("--parts", type=int, nargs="+", default=(1, 2, 3), choices=(1, 2, 3),
                         help="which measurements to run (default: all three)")
     args = parser.parse_args()
@@ -95,22 +103,20 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
     if 1 in args.parts:
-        speed(devices, args.iters)
+        speed(devices, args.iters, args.rounds)
     if 2 in args.parts:
         quality(args.quality_iters, tuple(args.quality_size))
     if 3 in args.parts:
         finish(tuple(args.finish_size), args.iters, args.run_reference)
 
 
-def speed(devices: list[str], iters: int) -> None:
+def speed(devices: list[str], iters: int, rounds: int) -> None:
     """Part 1: seconds per iteration of both loops at 256x256 and 480x320."""
     print("\n1. seconds per iteration (same image, network, seed, settings)")
     for device in devices:
         for size in ((256, 256), (320, 480)):
             image, _ = make_shapes(size, seed=0)
-            _, _, times = straightforward(image, iters + 1, min_labels=0, device=device)
-            ref = statistics.median(times[1:])
-            fast = geolab_rate(image, iters, device)
+            ref, fast = interleaved_rates(image, iters, rounds, device)
             print(f"  {device} {size[0]}x{size[1]} (HxW): straightforward {ref:.3f} s/it, geolab {fast:.3f} s/it, "
                   f"ratio {ref / fast:.2f}x")
 
