@@ -25,13 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from geolab.data.beachlitter import ARTIFICIAL, CLASSES, IGNORE_INDEX, NATURAL, PALETTE
+from geolab.constants import IGNORE_INDEX
+from geolab.data.beachlitter import ARTIFICIAL, CLASSES, NATURAL, PALETTE, SAND
 from geolab.geometry import GroundCamera
 
 __all__ = ["COLUMNS", "add_arguments", "class_slug", "coverage_table", "run_beach_coverage", "run_cli"]
-
-SAND = CLASSES.index("Sand Beach")
-
 
 def class_slug(name: str) -> str:
     """``"Artificial Litter"`` -> ``"artificial_litter"``."""
