@@ -196,7 +196,7 @@ class GeoDataset(Dataset):  # type: ignore[type-arg]
             ax.set_title(names[label] if names and 0 <= label < len(names) else f"label {label}")
             ax.axis("off")
         else:
-            palette = self.palette or tuple(tuple(int(v) for v in c) for c in _fallback_palette(mask))
+            palette = self.palette or tuple((int(r), int(g), int(b)) for r, g, b in _fallback_palette(mask))
             h, w = mask.shape
             fig, axes = plt.subplots(1, 2, figsize=(9, 4.5 * h / max(w, 1) + 0.5))
             axes[0].imshow(shown, cmap="gray" if shown.ndim == 2 else None)

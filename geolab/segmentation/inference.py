@@ -101,10 +101,11 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     model = build_model(arch, num_classes=num_classes, **kwargs)
     weights = state.get("state_dict", state.get("model"))
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(weights if isinstance(weights, dict) else {})
     except (RuntimeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: the weights do not fit a {arch} built with {state['kwargs']}: {exc}") from exc
-    model.checkpoint_info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
+    info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
+    setattr(model, "checkpoint_info", info)  # noqa: B010 - a plain attribute, not a submodule
     return model.to(map_location).eval()
 
 
@@ -200,7 +201,11 @@ def predict_masks(
         while i < len(order):
             shape = batch[order[i]].shape
             group = [order[i]]
-            while i + len(group) < len(order) and len(group) < batch_size and batch[order[i + len(group)]].shape == shape:
+            while (
+                i + len(group) < len(order)
+                and len(group) < batch_size
+                and batch[order[i + len(group)]].shape == shape
+            ):
                 group.append(order[i + len(group)])
             x = torch.stack([batch[k] for k in group]).to(dev)
             h, w = x.shape[-2:]
@@ -211,7 +216,9 @@ def predict_masks(
             logits = model(x)[..., :hh, :ww].float()
             if bias is not None:
                 if bias.shape[1] != logits.shape[1]:
-                    raise ValueError(f"class_bias has {bias.shape[1]} values but the model predicts {logits.shape[1]} classes")
+                    raise ValueError(
+                        f"class_bias has {bias.shape[1]} values but the model predicts {logits.shape[1]} classes"
+                    )
                 logits = logits + bias
             if (hh, ww) != (h, w):
                 logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -193,7 +193,7 @@ class FusionUnit(nn.Module):
         for j, row in enumerate(self.paths):
             size = xs[j].shape[-2:]
             total = xs[j]
-            for i, path in enumerate(row):
+            for i, path in enumerate(cast(nn.ModuleList, row)):
                 if i == j:
                     continue
                 y = path(xs[i])
@@ -296,10 +296,11 @@ class HRNetLite(nn.Module):
         xs = [self.stem(x)]
         for transition, stage in zip(self.transitions, self.stages):
             xs = xs + [transition(xs[-1])]
-            for module in stage:
+            for module in cast(nn.Sequential, stage):
                 xs = module(xs)
         high = xs[0].shape[-2:]
-        feats = torch.cat([xs[0]] + [F.interpolate(y, size=high, mode="bilinear", align_corners=False) for y in xs[1:]], 1)
+        ups = [F.interpolate(y, size=high, mode="bilinear", align_corners=False) for y in xs[1:]]
+        feats = torch.cat([xs[0], *ups], 1)
         return F.interpolate(self.head(feats), size=size, mode="bilinear", align_corners=False)
 
 
@@ -381,6 +382,8 @@ class TorchvisionSegmenter(nn.Module):
         mean, std = torch.zeros(in_channels), torch.ones(in_channels)
         if in_channels >= 3:
             mean[:3], std[:3] = torch.tensor(_IMAGENET_MEAN), torch.tensor(_IMAGENET_STD)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
 
@@ -444,6 +447,7 @@ def build_model(name: str, num_classes: int = 8, **kwargs: Any) -> nn.Module:
         model = TorchvisionSegmenter(key, num_classes=num_classes, **kwargs)
     else:
         raise ValueError(f"unknown model {name!r}; choose one of {ARCHITECTURES}")
-    model.arch = key
-    model.arch_kwargs = {"num_classes": num_classes, **kwargs}
+    # plain attributes for save_model (setattr keeps the type checker from treating them as submodules)
+    setattr(model, "arch", key)  # noqa: B010 - a plain attribute that save_model reads
+    setattr(model, "arch_kwargs", {"num_classes": num_classes, **kwargs})  # noqa: B010
     return model

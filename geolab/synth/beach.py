@@ -303,8 +303,8 @@ def render_scene(
                     occluder[rr, cc] = True
             x_lo, x_hi = float(min(xs.min(), xs.max())), float(max(xs.min(), xs.max()))
             for zr in (0.45, 0.85):
-                p = _box(cam, x_lo, y0, x_hi - x_lo + 0.08, 0.04, zr)
-                if p:
+                rail = _box(cam, x_lo, y0, x_hi - x_lo + 0.08, 0.04, zr)
+                if rail:
                     uu, vv = cam.world_to_image([x_lo, x_hi, x_hi, x_lo], [y0] * 4, [zr - 0.05, zr - 0.05, zr, zr])
                     rr, cc = _raster(uu, vv, shape)
                     img[rr, cc] = wood * 0.9
@@ -316,7 +316,8 @@ def render_scene(
         if rng.random() >= 0.45:
             continue
         u_edge = 0.0 if side < 0 else W - 1.0
-        v_row = float(rng.uniform(cam.horizon_v + 0.15 * (H - cam.horizon_v), cam.horizon_v + 0.6 * (H - cam.horizon_v)))
+        below = H - cam.horizon_v
+        v_row = float(rng.uniform(cam.horizon_v + 0.15 * below, cam.horizon_v + 0.6 * below))
         xe, ye = cam.image_to_ground(u_edge, v_row)
         if not np.isfinite(xe):
             continue
@@ -372,11 +373,11 @@ def render_scene(
             if taken[r0:r1, c0:c1].any() or (mask[rr, cc] != ID["sand"]).any():
                 continue
             # local coordinates (metres) of the covered pixels, for shading
-            lx = np.stack([X[rr, cc] - px, Y[rr, cc] - py], axis=-1)
+            local = np.stack([X[rr, cc] - px, Y[rr, cc] - py], axis=-1)
             pal = _ART_COLOURS if cls == "artificial" else _NAT_COLOURS[kind]
             colour = pal[rng.integers(len(pal))] * rng.uniform(0.9, 1.05)
             span = np.abs(outline).max() + 1e-6
-            axis = lx @ (outline[np.argmax(np.abs(outline[:, 0]))] / span)
+            axis = local @ (outline[np.argmax(np.abs(outline[:, 0]))] / span)
             if cls == "artificial":
                 shade = 1.0 + 0.12 * np.clip(axis / span, -1, 1)
                 pix = colour[None, :] * shade[:, None]
@@ -384,7 +385,7 @@ def render_scene(
                     band = np.abs(axis / span) < 0.25
                     pix[band] = pal[rng.integers(len(pal))]
             else:
-                across = lx @ np.array([-1.0, 0.0])
+                across = local @ np.array([-1.0, 0.0])
                 grain = np.sin(across * rng.uniform(60, 120) + axis * 5)
                 pix = colour[None, :] * (1 + (0.12 if kind == "driftwood" else 0.2) * grain[:, None])
             img[rr, cc] = pix
@@ -394,7 +395,12 @@ def render_scene(
             name = art_name if cls == "artificial" else nat_name
             areas[name] += area
             objects.append(
-                {"class_id": ID[cls], "kind": kind, "area_m2": area, "polygon_m": np.column_stack([gx, gy]).round(5).tolist()}
+                {
+                    "class_id": ID[cls],
+                    "kind": kind,
+                    "area_m2": area,
+                    "polygon_m": np.column_stack([gx, gy]).round(5).tolist(),
+                }
             )
             break
 
