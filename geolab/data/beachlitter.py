@@ -70,7 +70,8 @@ CLASS_TABLE: tuple[tuple[str, str, bool], ...] = (
 def voc_colormap(n: int = 256) -> np.ndarray:
     """The PASCAL-VOC colour map: ``(n, 3)`` uint8, colour of palette index ``i`` in row ``i``.
 
-    The bits of ``i`` are spread over red, green and blue, most significant first.
+    Bits 0, 1, 2 of ``i`` set the top bit of red, green and blue, bits 3, 4, 5 the next bit
+    down, and so on; so index 1 is dark red ``(128, 0, 0)`` and index 8 is ``(64, 0, 0)``.
     """
     cmap = np.zeros((n, 3), dtype=np.uint8)
     for i in range(n):
