@@ -10,5 +10,6 @@
 """
 
 from geolab.data.base import SPLITS, GeoDataset, split_indices
+from geolab.data.imageset import ImageSet
 
-__all__ = ["SPLITS", "GeoDataset", "split_indices"]
+__all__ = ["SPLITS", "GeoDataset", "ImageSet", "split_indices"]
