@@ -93,7 +93,8 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
             f"{path}: the weights do not fit a {arch} built with {state['kwargs']}: {exc}; the file was "
             "written by a different version of the model, retrain and save it again"
         ) from exc
-    model.checkpoint_info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
+    info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
+    setattr(model, "checkpoint_info", info)  # noqa: B010 - a plain attribute, not a submodule
     return model.to(map_location).eval()
 
 
