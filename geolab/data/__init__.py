@@ -7,6 +7,10 @@
   :class:`~geolab.data.fetch.DatasetNotFoundError`, and safe archive extraction.
 * :mod:`geolab.data.beachlitter`: the BeachLitter data set (real on-disk layout), its class
   table, palette and split.
+* :mod:`geolab.data.landcover`: synthetic multispectral land-cover scenes as a torch ``Dataset``
+  with classes, palette and train/val/test splits.
+* :mod:`geolab.data.geotiff`: users' own multi-band GeoTIFF tiles (optional extra ``geo``:
+  rasterio).
 """
 
 from geolab.data.base import SPLITS, GeoDataset, split_indices
