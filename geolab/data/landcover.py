@@ -9,44 +9,23 @@ Scenes are rendered on demand from a seed per scene, so nothing is stored on dis
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from geolab.constants import IGNORE_INDEX
+from geolab.data.base import SPLITS, GeoDataset, split_indices
 from geolab.synth.multispectral import BANDS, CLASSES, PALETTE, MultispectralScene, band_index, render_scene
 
 __all__ = ["SyntheticLandCover", "scene_seed"]
-
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-
-
-def _split_indices(n: int, split: str, *, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 0) -> np.ndarray:
-    """Deterministic, disjoint train/val/test indices of ``n`` items (sorted).
-
-    Private stand-in for ``geolab.data.split_indices`` (branch ``metrics``); same signature
-    without ``groups``.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {tuple(fractions)}")
-    order = np.random.default_rng(seed).permutation(n)
-    n_train = int(round(fractions[0] * n))
-    n_val = int(round(fractions[1] * n))
-    cuts = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
-    lo, hi = cuts[split]
-    return np.sort(order[lo:hi])
-
 
 def scene_seed(seed: int, index: int) -> int:
     """Seed of scene ``index`` of a data set seeded ``seed`` (independent streams per scene)."""
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
 
 
-class SyntheticLandCover(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+class SyntheticLandCover(GeoDataset):
     """Synthetic multispectral scenes with land-cover masks.
 
     ``dataset[i]`` is ``(image, mask)``: ``image`` float32 ``(n_bands, height, width)`` of
@@ -65,10 +44,10 @@ class SyntheticLandCover(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         **scene_kwargs: Passed to :func:`geolab.synth.multispectral.render_scene` (e.g. ``noise``).
     """
 
-    classes: tuple[str, ...] = CLASSES
-    palette: tuple[tuple[int, int, int], ...] = PALETTE
-    ignore_index: int = IGNORE_INDEX
-    splits: tuple[str, ...] = SPLITS
+    classes: ClassVar[tuple[str, ...]] = CLASSES
+    palette: ClassVar[tuple[tuple[int, int, int], ...]] = PALETTE
+    ignore_index: ClassVar[int] = IGNORE_INDEX
+    splits: ClassVar[tuple[str, ...]] = SPLITS
 
     def __init__(
         self,
@@ -85,10 +64,10 @@ class SyntheticLandCover(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     ) -> None:
         if n_scenes < 1:
             raise ValueError(f"SyntheticLandCover: n_scenes must be >= 1, got {n_scenes}")
-        self.split = split
+        super().__init__(split)
         self.size = (int(size[0]), int(size[1]))
         self.seed = int(seed)
-        self.indices = _split_indices(n_scenes, split, fractions=fractions, seed=seed)
+        self.indices = split_indices(n_scenes, split, fractions=fractions, seed=seed)
         self.band_names = tuple(bands) if bands is not None else tuple(b.name for b in BANDS)
         self._band_idx = [band_index(n) for n in self.band_names]
         self.transform = transform
