@@ -261,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         idx = splits[name] if label is None else splits[name][info.y[splits[name]] == label]
         return CloudStream(args.n_pos, args.imbalance, args.seed, indices=idx)
 
+    for name, idx in splits.items():
+        if info.y[idx].sum() == 0 or info.y[idx].min() == 1:
+            raise ValueError(f"the {name} years hold only one class; raise --n-pos (each storm gives 6 patches, 10 years)")
     pos, neg, val = part("train", 1), part("train", 0), part("val")
     n_neg = max(1, round(args.neg_per_epoch * len(neg)))
     y_val, y_test = info.y[splits["val"]], info.y[splits["test"]]
