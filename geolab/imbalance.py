@@ -32,18 +32,8 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, TensorDataset
 
+from geolab.metrics import average_precision
 from geolab.train import make_loader
-
-try:  # the metrics branch adds these; until then equal stand-ins (scikit-learn's definition)
-    from geolab.metrics import average_precision  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - replaced when geolab.metrics.classification lands
-
-    def average_precision(y_true: Any, scores: Any) -> float:  # type: ignore[misc]
-        """Average precision (scikit-learn's step-wise area under the PR curve)."""
-        from sklearn.metrics import average_precision_score
-
-        return float(average_precision_score(np.asarray(y_true), np.asarray(scores)))
-
 
 try:
     from geolab.train import Callback  # type: ignore[attr-defined]

@@ -29,7 +29,8 @@ from geolab.imbalance import (
     tta_predict,
 )
 from geolab.nn import CYCLONE_MODELS, PlainCNN, PyramidNet, ResNet, WideResNet, build_cyclone_model
-from geolab.recipes.cyclone import evaluate_scores, make_loss, precision_at_recall, year_splits
+from geolab.metrics import precision_at_recall
+from geolab.recipes.cyclone import evaluate_scores, make_loss, year_splits
 from geolab.synth.clouds import KINDS, OLR_RANGE, CloudStream, make_dataset, olr_from_temperature, powerlaw_noise, sample_info
 
 

@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from geolab import train as gtrain
+from geolab.losses import balanced_bce, focal_loss
+from geolab.metrics import average_precision, precision_at_recall
 from geolab.imbalance import (
     Ensemble,
     HardNegativeSampler,
@@ -52,7 +53,6 @@ __all__ = [
     "evaluate_scores",
     "main",
     "make_loss",
-    "precision_at_recall",
     "standardized",
     "train_member",
     "year_splits",
@@ -61,19 +61,6 @@ __all__ = [
 #: Centre and scale of OLR (W m^-2) for the networks' inputs.
 OLR_MEAN, OLR_STD = 240.0, 50.0
 Item = tuple[torch.Tensor, torch.Tensor]
-
-try:  # the metrics branch adds these to geolab.metrics; until then equal stand-ins
-    from geolab.metrics import average_precision, precision_at_recall  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - replaced when geolab.metrics.classification lands
-    from geolab.imbalance import average_precision  # type: ignore[attr-defined]
-
-    def precision_at_recall(y_true: Any, scores: Any, recall: float = 0.8) -> float:  # type: ignore[misc]
-        """Best precision among thresholds whose recall is at least ``recall``."""
-        from sklearn.metrics import precision_recall_curve
-
-        p, r, _ = precision_recall_curve(np.asarray(y_true), np.asarray(scores))
-        return float(p[r >= recall].max())
-
 
 class Standardize(nn.Module):
     """``(x - mean) / std`` with fixed numbers (OLR in W m^-2 -> about unit scale)."""
@@ -118,21 +105,16 @@ def make_loss(name: str = "focal", *, alpha: float = 0.25, gamma: float = 2.0, p
     ``torchvision.ops.sigmoid_focal_loss``); ``"bce"`` takes an optional ``pos_weight``.
     """
     if name == "focal":
-        try:
-            from geolab.losses import focal_loss  # type: ignore[attr-defined]
-        except ImportError:  # pragma: no cover - until geolab.losses lands
-            from torchvision.ops import sigmoid_focal_loss as focal_loss
 
         def focal(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             return focal_loss(outputs.reshape(-1), targets.reshape(-1).float(), alpha=alpha, gamma=gamma, reduction="mean")
 
         return focal
     if name == "bce":
-        weight = None if pos_weight is None else torch.tensor(float(pos_weight))
+        criterion = balanced_bce(1.0 if pos_weight is None else float(pos_weight))
 
         def bce(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            pw = None if weight is None else weight.to(outputs.device)
-            return F.binary_cross_entropy_with_logits(outputs.reshape(-1), targets.reshape(-1).float(), pos_weight=pw)
+            return criterion.to(outputs.device)(outputs.reshape(-1), targets.reshape(-1).float())
 
         return bce
     raise ValueError(f"loss must be 'focal' or 'bce', got {name!r}")
