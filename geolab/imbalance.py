@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -192,7 +192,7 @@ def augment_minority(x: np.ndarray, y: np.ndarray, k: int = 5, *, seed: int = 0,
         ``(x, y)`` with the negatives first, then ``k`` copies of each positive.
     """
     pos = np.flatnonzero(y == 1)
-    base = TensorDataset(torch.as_tensor(x[pos]), torch.as_tensor(y[pos]))
+    base = cast("Dataset[Item]", TensorDataset(torch.as_tensor(x[pos]), torch.as_tensor(y[pos])))
     aug = MinorityAugmented(base, k, transform, seed)
     xs = torch.stack([aug[i][0] for i in range(len(aug))]).numpy() if len(aug) else x[:0]
     neg = np.flatnonzero(y != 1)
@@ -319,11 +319,11 @@ class HardNegativeSampler(Callback):
         self.log: list[dict[str, Any]] = []
 
     def _loader(self, chosen: np.ndarray, epoch: int, rank: int = 0, world_size: int = 1) -> DataLoader[Item]:
-        data = ConcatDataset([self.positives, Subset(self.negatives, chosen.tolist())])
+        data: ConcatDataset[Item] = ConcatDataset([self.positives, Subset(self.negatives, chosen.tolist())])
         if world_size > 1:
             from torch.utils.data.distributed import DistributedSampler
 
-            sampler = DistributedSampler(data, num_replicas=world_size, rank=rank, shuffle=True, seed=self.seed + epoch)
+            sampler: DistributedSampler[Item] = DistributedSampler(data, num_replicas=world_size, rank=rank, shuffle=True, seed=self.seed + epoch)
             return make_loader(data, self.batch_size, shuffle=False, seed=self.seed + epoch, sampler=sampler)
         return make_loader(data, self.batch_size, shuffle=True, seed=self.seed + epoch)
 
@@ -334,7 +334,7 @@ class HardNegativeSampler(Callback):
         n_hard = round(self.rate * self.n_negatives) if model is not None else 0
         hard = np.zeros(0, np.int64)
         entry: dict[str, Any] = {"epoch": epoch}
-        if n_hard:
+        if model is not None and n_hard:
             scored = rng.choice(n_pool, self.pool_size, replace=False) if self.pool_size and self.pool_size < n_pool else np.arange(n_pool)
             device = next(model.parameters()).device
             scores = predict_scores(model, Subset(self.negatives, scored.tolist()), batch_size=self.score_batch_size, device=device)
@@ -425,7 +425,8 @@ class Ensemble(nn.Module):
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Weighted mean probability ``(N,)``."""
         probs = torch.stack([torch.sigmoid(_logits(m(x))) for m in self.members])
-        return (self.weights[:, None] * probs).sum(0)
+        weights: torch.Tensor = self.weights  # type: ignore[assignment]
+        return (weights[:, None] * probs).sum(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logit of the weighted mean probability, ``(N, 1)``."""

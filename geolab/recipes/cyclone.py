@@ -33,8 +33,6 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from geolab import train as gtrain
-from geolab.losses import balanced_bce, focal_loss
-from geolab.metrics import average_precision, precision_at_recall
 from geolab.imbalance import (
     Ensemble,
     HardNegativeSampler,
@@ -44,6 +42,8 @@ from geolab.imbalance import (
     predict_scores,
     tta_predict,
 )
+from geolab.losses import balanced_bce, focal_loss
+from geolab.metrics import average_precision, precision_at_recall
 from geolab.nn.resnet import build_cyclone_model
 
 __all__ = [
@@ -143,8 +143,8 @@ def _fit_with_callbacks(
         with tempfile.TemporaryDirectory() as tmp:
             path = checkpoint if checkpoint is not None else Path(tmp) / "best.pt"
             best = checkpoint_cls(path, monitor="val_ap", mode="max", restore_best=True)
-            history = fit(model, sampler.initial_loader(), val_loader, loss_fn, optimizer, epochs, metrics=metrics, callbacks=[sampler, best], progress=progress)
-        return dict(history)
+            result = fit(model, sampler.initial_loader(), val_loader, loss_fn, optimizer, epochs, metrics=metrics, callbacks=[sampler, best], progress=progress)  # type: ignore[call-arg]
+        return dict(result)
     # Until geolab.train has callbacks: the same hooks around one-epoch calls of fit.
     history: dict[str, list[float]] = {}
     state = argparse.Namespace(model=model, optimizer=optimizer, train_loader=sampler.initial_loader(), rank=0, world_size=1, should_stop=False)

@@ -156,7 +156,7 @@ def _sizes(n_pos: int, imbalance: float) -> int:
         raise ValueError(f"n_pos must be a positive integer, got {n_pos!r}")
     if not imbalance >= 1:
         raise ValueError(f"imbalance (negatives per positive) must be >= 1, got {imbalance!r}")
-    return int(round(int(n_pos) * (1.0 + float(imbalance))))
+    return round(int(n_pos) * (1.0 + float(imbalance)))
 
 
 def _negative_cdf(negative_mix: Mapping[str, float] | None) -> np.ndarray:
@@ -210,7 +210,7 @@ def sample_info(
     stage = np.where(is_pos, k % per_storm, -1)
     first = (np.maximum(storm, 0) * per_storm * n_total) // n_pos  # index of the storm's first patch
     year = np.where(is_pos, first, idx) * n_years // n_total
-    n_prec = int(round(precursor_fraction * per_storm))
+    n_prec = round(precursor_fraction * per_storm)
     kind = np.empty_like(idx)
     kind[is_pos] = np.where(stage[is_pos] < n_prec, 1, 0)
     neg = np.flatnonzero(~is_pos)
@@ -219,10 +219,6 @@ def sample_info(
         u = _hash_uniform(seed, 2, idx[neg])
         kind[neg] = 2 + np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
     return SampleInfo(is_pos.astype(np.int64), kind, storm, stage, year.astype(np.int64))
-
-
-def _disc(r: np.ndarray, radius: np.ndarray, sharpness: float = 4.0) -> np.ndarray:
-    return np.exp(-((r / radius[:, None, None]) ** sharpness))
 
 
 def _disc(r: np.ndarray, radius: np.ndarray, sharpness: float = 4.0) -> np.ndarray:
@@ -436,8 +432,10 @@ def make_dataset(
         :class:`CloudSet` with ``X`` ``(N, 1, 64, 64)`` float32, ``N = round(n_pos * (1 + imbalance))``.
     """
     n_total = _sizes(n_pos, imbalance)
-    kw = {"seed": seed, "per_storm": per_storm, "n_years": n_years, "precursor_fraction": precursor_fraction}
-    info = sample_info(np.arange(n_total), n_pos, imbalance, negative_mix=negative_mix, **kw)
+    info = sample_info(
+        np.arange(n_total), n_pos, imbalance, seed=seed, per_storm=per_storm, n_years=n_years,
+        precursor_fraction=precursor_fraction, negative_mix=negative_mix,
+    )
     x = np.empty((n_total, 1, PATCH_SIZE, PATCH_SIZE), np.float32)
     starts = range(0, n_total, chunk)
     if progress:
