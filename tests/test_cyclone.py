@@ -81,6 +81,9 @@ def test_same_seed_same_data_and_stream_equals_dataset(data):
         x, y = stream[i]
         np.testing.assert_array_equal(x.numpy(), data.X[i])
         assert float(y) == data.y[i]
+    batch = next(iter(torch.utils.data.DataLoader(stream, batch_size=64)))  # uses __getitems__
+    np.testing.assert_array_equal(batch[0].numpy(), data.X[:64])
+    np.testing.assert_array_equal(batch[1].numpy(), data.y[:64])
 
 
 def test_physics_of_the_kinds(data):

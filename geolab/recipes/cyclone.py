@@ -178,6 +178,7 @@ def train_member(
     checkpoint: Path | None = None,
     progress: bool = False,
     cache: bool = True,
+    pool_size: int | None = None,
 ) -> tuple[nn.Module, dict[str, list[float]], HardNegativeSampler]:
     """Train one model with minority augmentation and hard-negative sampling; best epoch on validation.
 
@@ -198,13 +199,14 @@ def train_member(
         checkpoint: File for the best weights (needed under ``torchrun``), else a temporary file.
         progress: Show progress bars.
         cache: Keep the augmented positives in memory (off for streamed paper-scale data).
+        pool_size: Negatives scored at each re-scoring (random subset); ``None``: all.
 
     Returns:
         ``(model with the best epoch's weights, history, sampler)``.
     """
     pos: Dataset[Item] = MinorityAugmented(positives, augment, seed=seed, cache=cache) if augment > 1 else positives
     n_neg = len(negatives) if n_negatives is None else int(n_negatives)  # type: ignore[arg-type]
-    sampler = HardNegativeSampler(pos, negatives, n_neg, hard_rate, batch_size=batch_size, seed=seed)
+    sampler = HardNegativeSampler(pos, negatives, n_neg, hard_rate, batch_size=batch_size, seed=seed, pool_size=pool_size)
     val_loader = gtrain.make_loader(val, 512, shuffle=False, seed=seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     history = _fit_with_callbacks(model, sampler, val_loader, make_loss(loss), optimizer, epochs, checkpoint, progress)
@@ -229,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--neg-per-epoch", type=float, default=0.25, help="share of the training negatives drawn per epoch")
     parser.add_argument("--augment", type=int, default=5, help="copies per positive")
+    parser.add_argument("--pool-size", type=int, default=0, help="negatives re-scored per epoch (0: all training negatives)")
     parser.add_argument("--out", type=Path, required=True, help="folder for checkpoints and final_table.json")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
@@ -264,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         train_member(
             member, pos, neg, val, epochs=args.epochs, n_negatives=n_neg, hard_rate=rate, augment=args.augment,
             batch_size=args.batch_size, seed=args.seed + 1 + k, checkpoint=args.out / f"member{k}.pt", progress=args.progress, cache=False,
+            pool_size=args.pool_size or None,
         )
         members.append(member)
         val_scores.append(predict_scores(member, val))

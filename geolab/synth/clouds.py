@@ -495,6 +495,17 @@ class CloudStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         pos = np.arange(len(self)) if positions is None else np.asarray(positions)
         return sample_info(self.indices[pos], self.n_pos, self.imbalance, **self._kw)  # type: ignore[arg-type]
 
+    def __getitems__(self, positions: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Render a whole batch at once (``DataLoader`` calls this when it exists): vectorised."""
+        idx = self.indices[np.asarray(positions, dtype=np.int64)]
+        info = sample_info(idx, self.n_pos, self.imbalance, **self._kw)  # type: ignore[arg-type]
+        x = torch.from_numpy(render(info, idx, seed=self.seed, per_storm=self.per_storm))[:, None]
+        items = []
+        for j in range(len(idx)):
+            xj = x[j] if self.transform is None else self.transform(x[j])  # type: ignore[operator]
+            items.append((xj, torch.tensor(float(info.y[j]))))
+        return items
+
     def __getitem__(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
         i = int(self.indices[position])
         info = sample_info([i], self.n_pos, self.imbalance, **self._kw)  # type: ignore[arg-type]
