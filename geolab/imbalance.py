@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -33,29 +33,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, TensorDataset
 
 from geolab.metrics import average_precision
-from geolab.train import make_loader
-
-try:
-    from geolab.train import Callback  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - replaced when geolab.train gets callbacks
-
-    class Callback:  # type: ignore[no-redef]
-        """Stand-in for ``geolab.train.Callback`` (no-op hooks)."""
-
-        def on_fit_start(self, state: Any) -> None:
-            """Before the first epoch."""
-
-        def on_epoch_start(self, state: Any, epoch: int) -> None:
-            """Before each epoch."""
-
-        def on_batch_end(self, state: Any, batch_index: int, loss: float) -> None:
-            """After each training batch."""
-
-        def on_epoch_end(self, state: Any, epoch: int, logs: Any) -> None:
-            """After each epoch's validation."""
-
-        def on_fit_end(self, state: Any) -> None:
-            """After the last epoch."""
+from geolab.train import Callback, FitState, make_loader
 
 __all__ = [
     "TTA_TRANSFORMS",
@@ -318,16 +296,12 @@ class HardNegativeSampler(Callback):
         self.pool_size, self.seed, self.score_batch_size = pool_size, int(seed), int(score_batch_size)
         self.log: list[dict[str, Any]] = []
 
-    def _loader(self, chosen: np.ndarray, epoch: int, rank: int = 0, world_size: int = 1) -> DataLoader[Item]:
+    def _loader(self, chosen: np.ndarray, epoch: int) -> DataLoader[Item]:
+        """All positives plus the chosen negatives, shuffled (``fit`` splits it under ``torchrun``)."""
         data: ConcatDataset[Item] = ConcatDataset([self.positives, Subset(self.negatives, chosen.tolist())])
-        if world_size > 1:
-            from torch.utils.data.distributed import DistributedSampler
-
-            sampler: DistributedSampler[Item] = DistributedSampler(data, num_replicas=world_size, rank=rank, shuffle=True, seed=self.seed + epoch)
-            return make_loader(data, self.batch_size, shuffle=False, seed=self.seed + epoch, sampler=sampler)
         return make_loader(data, self.batch_size, shuffle=True, seed=self.seed + epoch)
 
-    def sample(self, model: nn.Module | None, epoch: int, rank: int = 0, world_size: int = 1) -> DataLoader[Item]:
+    def sample(self, model: nn.Module | None, epoch: int) -> DataLoader[Item]:
         """Choose the negatives with ``model`` (``None``: at random) and return the new loader."""
         rng = np.random.default_rng([self.seed, epoch])
         n_pool = len(self.negatives)  # type: ignore[arg-type]
@@ -345,16 +319,20 @@ class HardNegativeSampler(Callback):
         easy = rng.choice(rest, self.n_negatives - len(hard), replace=False)
         entry["hard"] = hard
         self.log.append(entry)
-        return self._loader(np.concatenate([hard, easy]), epoch, rank, world_size)
+        return self._loader(np.concatenate([hard, easy]), epoch)
 
     def initial_loader(self) -> DataLoader[Item]:
         """The first epoch's loader (random negatives); pass it to ``fit`` as ``train_loader``."""
         return self.sample(None, 0)
 
-    def on_epoch_end(self, state: Any, epoch: int, logs: Any) -> None:
-        """Re-score the pool after every ``every``-th epoch and swap ``state.train_loader``."""
+    def on_epoch_end(self, state: FitState, epoch: int, logs: Mapping[str, float]) -> None:
+        """Re-score the pool after every ``every``-th epoch and swap ``state.train_loader``.
+
+        Every process scores the same pool with the same weights, so all choose the same
+        negatives; under ``torchrun`` ``fit`` then splits the new loader between them.
+        """
         if (epoch + 1) % self.every == 0:
-            state.train_loader = self.sample(state.model, epoch + 1, getattr(state, "rank", 0), getattr(state, "world_size", 1))
+            state.train_loader = self.sample(state.model, epoch + 1)
 
 
 # --------------------------------------------------------------------------------------

@@ -18,11 +18,8 @@ The module's functions are also the building blocks of lessons 10 and 11.
 from __future__ import annotations
 
 import argparse
-import copy
-import inspect
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,6 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from geolab import train as gtrain
 from geolab.imbalance import (
     Ensemble,
     HardNegativeSampler,
@@ -45,6 +41,7 @@ from geolab.imbalance import (
 from geolab.losses import balanced_bce, focal_loss
 from geolab.metrics import average_precision, precision_at_recall
 from geolab.nn.resnet import build_cyclone_model
+from geolab.train import Checkpoint, fit, make_loader
 
 __all__ = [
     "OLR_MEAN",
@@ -136,29 +133,10 @@ def _fit_with_callbacks(
     progress: bool,
 ) -> dict[str, list[float]]:
     """``geolab.train.fit`` with the sampler as a callback; the epoch with the best ``val_ap`` is kept."""
-    metrics = {"ap": ScoreMetric()}
-    fit = gtrain.fit
-    if "callbacks" in inspect.signature(fit).parameters:
-        checkpoint_cls = gtrain.Checkpoint  # type: ignore[attr-defined]
-        with tempfile.TemporaryDirectory() as tmp:
-            path = checkpoint if checkpoint is not None else Path(tmp) / "best.pt"
-            best = checkpoint_cls(path, monitor="val_ap", mode="max", restore_best=True)
-            result = fit(model, sampler.initial_loader(), val_loader, loss_fn, optimizer, epochs, metrics=metrics, callbacks=[sampler, best], progress=progress)  # type: ignore[call-arg]
-        return dict(result)
-    # Until geolab.train has callbacks: the same hooks around one-epoch calls of fit.
-    history: dict[str, list[float]] = {}
-    state = argparse.Namespace(model=model, optimizer=optimizer, train_loader=sampler.initial_loader(), rank=0, world_size=1, should_stop=False)
-    best_score, best_state = -np.inf, copy.deepcopy(model.state_dict())
-    for epoch in range(epochs):
-        h = fit(model, state.train_loader, val_loader, loss_fn, optimizer, 1, metrics=metrics, progress=False)
-        logs = {k: v[-1] for k, v in h.items()}
-        for k, v in logs.items():
-            history.setdefault(k, []).append(v)
-        if logs["val_ap"] > best_score:
-            best_score, best_state = logs["val_ap"], copy.deepcopy(model.state_dict())
-        sampler.on_epoch_end(state, epoch, logs)
-    model.load_state_dict(best_state)
-    return history
+    best = Checkpoint(checkpoint, monitor="val_ap", mode="max", restore_best=True)
+    history = fit(model, sampler.initial_loader(), val_loader, loss_fn, optimizer, epochs, metrics={"ap": ScoreMetric()},
+                  callbacks=[sampler, best], progress=progress)
+    return dict(history)
 
 
 def train_member(
@@ -207,7 +185,7 @@ def train_member(
     pos: Dataset[Item] = MinorityAugmented(positives, augment, seed=seed, cache=cache) if augment > 1 else positives
     n_neg = len(negatives) if n_negatives is None else int(n_negatives)  # type: ignore[arg-type]
     sampler = HardNegativeSampler(pos, negatives, n_neg, hard_rate, batch_size=batch_size, seed=seed, pool_size=pool_size)
-    val_loader = gtrain.make_loader(val, 512, shuffle=False, seed=seed)
+    val_loader = make_loader(val, 512, shuffle=False, seed=seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     history = _fit_with_callbacks(model, sampler, val_loader, make_loss(loss), optimizer, epochs, checkpoint, progress)
     return model, history, sampler
