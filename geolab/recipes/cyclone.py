@@ -41,7 +41,7 @@ from geolab.imbalance import (
 from geolab.losses import balanced_bce, focal_loss
 from geolab.metrics import average_precision, precision_at_recall
 from geolab.nn.resnet import build_cyclone_model
-from geolab.train import Checkpoint, fit, make_loader
+from geolab.train import Checkpoint, distributed, fit, make_loader
 
 __all__ = [
     "OLR_MEAN",
@@ -197,7 +197,6 @@ def _tensor_set(x: np.ndarray, y: np.ndarray) -> TensorDataset:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point; returns the final table."""
-    from geolab.synth.clouds import CloudStream
 
     parser = argparse.ArgumentParser(prog="python -m geolab.recipes.cyclone", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-pos", type=int, default=100_000, help="positives in the whole data set (paper: ~100k)")
@@ -213,6 +212,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, required=True, help="folder for checkpoints and final_table.json")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
+
+    # One process group for all the fits below (fit would otherwise start and end one per call).
+    _, started = distributed.init_from_env()
+    try:
+        return _pipeline(args)
+    finally:
+        if started:
+            distributed.barrier()
+            torch.distributed.destroy_process_group()
+
+
+def _pipeline(args: argparse.Namespace) -> dict[str, Any]:
+    """Data, baseline, members, ensemble, TTA and the final table (see the module docstring)."""
+    from geolab.synth.clouds import CloudStream
 
     rank = int(os.environ.get("RANK", "0"))
     args.out.mkdir(parents=True, exist_ok=True)
