@@ -9,6 +9,8 @@ One submodule a family; every public name is importable as ``geolab.nn.NAME``.
 * :mod:`geolab.nn.superres`: :class:`SRCNN`, training pairs (:func:`degrade`) and :func:`psnr`.
 * :mod:`geolab.nn.gan`: a DCGAN (:class:`Generator`, :class:`Discriminator`) for 8 x 8 images,
   :func:`train_gan` and :func:`frechet_distance`.
+* :mod:`geolab.nn.resnet`: :class:`PlainCNN`, :class:`ResNet`, :class:`WideResNet`,
+  :class:`PyramidNet` for 64 x 64 single-channel images (one logit), :func:`build_cyclone_model`.
 """
 
 from __future__ import annotations
@@ -39,19 +41,26 @@ from geolab.nn.detection import (
 )
 from geolab.nn.gan import Discriminator, GANHistory, Generator, frechet_distance, train_gan
 from geolab.nn.superres import SRCNN, degrade, psnr, random_crops
+from geolab.nn.resnet import CYCLONE_MODELS, PlainCNN, PyramidNet, ResNet, WideResNet, build_cyclone_model
 
 __all__ = [
     "ACTIVATIONS",
     "BACKBONES",
+    "CYCLONE_MODELS",
     "MLP",
     "SRCNN",
     "Discriminator",
     "GANHistory",
     "Generator",
-    "SmallCNN",
     "TinySSD",
     "average_precision",
     "box_iou",
+    "PlainCNN",
+    "PyramidNet",
+    "ResNet",
+    "SmallCNN",
+    "WideResNet",
+    "build_cyclone_model",
     "conv_output_size",
     "count_parameters",
     "decode_boxes",
