@@ -1,4 +1,4 @@
-"""Litter coverage in square metres from beach photos: mask + ground camera -> areas.
+r"""Litter coverage in square metres from beach photos: mask + ground camera -> areas.
 
 :func:`coverage_table` turns a label mask (train ids 0..7 of :mod:`geolab.data.beachlitter`)
 and a :class:`~geolab.geometry.GroundCamera` into ground areas per class and the litter

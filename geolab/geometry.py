@@ -234,7 +234,9 @@ class GroundCamera:
         """Project world points (metres) to pixels; points behind the camera give NaN.
 
         Args:
-            X, Y, Z: Arrays of the same shape (broadcast), ``Z`` up from the ground.
+            X: World x in metres (array, broadcast with ``Y`` and ``Z``).
+            Y: World y in metres.
+            Z: Height in metres, up from the ground.
 
         Returns:
             ``(u, v)`` arrays of that shape.

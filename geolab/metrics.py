@@ -300,7 +300,7 @@ class ConfusionMatrix:
         return self
 
     def compute(self) -> float:
-        """mIoU of everything seen since the last reset."""
+        """Mean IoU (mIoU) of everything seen since the last reset."""
         return mean_iou(self.matrix)
 
     def iou(self) -> np.ndarray:

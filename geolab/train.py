@@ -84,11 +84,14 @@ CHECKPOINT_VERSION = 1
 class StatefulMetric(Protocol):
     """A metric accumulated over a whole split (e.g. from a confusion matrix)."""
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Forget everything seen so far."""
 
-    def update(self, outputs: torch.Tensor, targets: Any) -> None: ...
+    def update(self, outputs: torch.Tensor, targets: Any) -> None:
+        """Add one batch of model outputs and targets."""
 
-    def compute(self) -> float: ...
+    def compute(self) -> float:
+        """Return the metric over everything seen since the last reset."""
 
 
 MetricFn = Callable[[torch.Tensor, Any], float]

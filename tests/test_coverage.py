@@ -82,7 +82,8 @@ def test_cli_two_photos_and_a_corrupt_one(tmp_path, model_path, capsys):
     captured = capsys.readouterr()
     assert code == 1  # measured, but something was skipped
     assert "corrupt.jpg" in captured.err and "2 photo(s) measured, 1 skipped" in captured.out
-    rows = list(csv.DictReader(out.open()))
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert len(rows) == 2 and list(rows[0]) == COLUMNS
     assert [r["photo"] for r in rows] == [str(p0), str(p1)]
     assert sorted(q.name for q in (tmp_path / "ov").iterdir()) == ["beach0_overlay.png", "beach1_overlay.png"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import tomllib
 
 import cv2
+import tomllib
 import yaml
 
 from tests.conftest import ROOT

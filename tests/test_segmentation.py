@@ -18,8 +18,8 @@ from geolab.segmentation import (
     build_model,
     class_weights,
     load_model,
-    prior_bias,
     predict_masks,
+    prior_bias,
     save_model,
     weighted_cross_entropy,
 )

@@ -27,6 +27,7 @@ def resolve_profile(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the book; return the exit code of jupyter-book."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", default="", help="smoke | standard | full (default: geolab's default)")
     parser.add_argument("--output", default="", help="folder that receives _build/ (default: the repository)")

@@ -31,6 +31,7 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def main(argv: list[str]) -> int:
+    """Convert one script or strip outputs; return the exit code."""
     if argv and argv[0] == "--strip":
         for path in argv[1:]:
             nb = nbformat.read(path, as_version=4)

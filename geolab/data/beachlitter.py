@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from geolab.data.fetch import DatasetNotFoundError
 from geolab.constants import IGNORE_INDEX
+from geolab.data.fetch import DatasetNotFoundError
 
 __all__ = [
     "ARTIFICIAL",
