@@ -77,7 +77,7 @@ benchmarks: $(STAMP)
 constraints: $(STAMP)
 	{ echo "# Exact versions CI installs (make install uses: pip install -c constraints.txt -e '.[book,dev]')."; \
 	  echo "# Regenerate from a working .venv with: make constraints"; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E "^(geolab|pip|setuptools|wheel)[=@ ]"; } > constraints.txt.new
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E "^(geolab|pip|wheel)[=@ ]"; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
 clean:

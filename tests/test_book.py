@@ -81,15 +81,35 @@ def test_outputs_are_stripped(nb):
             assert cell.get("execution_count") is None
 
 
+BOOTSTRAP_NOTEBOOK = ROOT / "notebooks" / "00_getting_started.ipynb"
+
+
+def bootstrap_source() -> str:
+    """The Colab bootstrap cell of 00, which every notebook copies exactly."""
+    return _source(_load(BOOTSTRAP_NOTEBOOK)["cells"][0])
+
+
+def test_bootstrap_cell_of_00_installs_on_colab():
+    first = _load(BOOTSTRAP_NOTEBOOK)["cells"][0]
+    assert first["cell_type"] == "code"
+    src = bootstrap_source()
+    url = re.search(r'GEOLAB_REPO = "([^"]+)"', src)
+    assert url and url.group(1) == CONFIG["repository"]["url"], "GEOLAB_REPO must mirror repository.url"
+    assert '"google.colab" in sys.modules' in src and 'find_spec("geolab") is None' in src
+    assert 'os.environ.get("GEOLAB_REPO_URL"' in src, "the repository location is overridable"
+    pip_lines = [line for line in src.splitlines() if "%pip install" in line]
+    assert pip_lines and not any(line.lstrip().startswith("#") for line in pip_lines), "%pip must run, not be a comment"
+    assert src.count("print(") >= 2, "the cell says what it did"
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_bootstrap_cell_mirrors_repository_url(nb):
+def test_first_cell_is_the_bootstrap_of_00(nb):
     first = _load(nb)["cells"][0]
     assert first["cell_type"] == "code"
     assert "remove-cell" in first.get("metadata", {}).get("tags", []), "bootstrap cell must be hidden in the book"
-    src = _source(first)
-    url = re.search(r'GEOLAB_REPO = "([^"]+)"', src)
-    assert url and url.group(1) == CONFIG["repository"]["url"]
-    assert '"google.colab" in sys.modules' in src and "find_spec(\"geolab\") is None" in src
+    assert _source(first) == bootstrap_source(), (
+        f"{nb.name}: the first cell differs from 00's bootstrap; run python tools/nb.py --sync-bootstrap {nb}"
+    )
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
