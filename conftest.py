@@ -74,7 +74,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reasons[path] = gpu_skip_reason(path)
         reason = reasons[path]
         if reason:
-            _SKIPPED_NOTEBOOKS[path.name] = reason
+            _SKIPPED_NOTEBOOKS[path.name] = reason.split(": ", 1)[1]
             item.add_marker(pytest.mark.skip(reason=reason))
 
 

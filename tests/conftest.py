@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -53,3 +54,14 @@ def root() -> Path:
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# Lines added by tests/test_full_profile.py: parameters and memory of the GPU lessons' full setting.
+FULL_PROFILE_REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if FULL_PROFILE_REPORT:
+        terminalreporter.section("GPU lessons in the full profile (one training step on the CPU)")
+        for line in FULL_PROFILE_REPORT:
+            terminalreporter.write_line(line)

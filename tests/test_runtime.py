@@ -24,11 +24,20 @@ def test_profile_from_environment(clean_env):
     assert profile().name == "smoke"
 
 
-def test_profile_default_depends_on_cuda(clean_env):
+def test_profile_default_fits_the_device_and_the_lesson(clean_env):
+    clean_env.setattr(runtime, "_needs_gpu", False)
     clean_env.setattr(runtime, "_cuda_available", lambda: False)
     assert profile().name == "standard"
+    assert profile(needs_gpu=True).name == "standard", "no GPU: a GPU lesson runs at standard size"
     clean_env.setattr(runtime, "_cuda_available", lambda: True)
-    assert profile().name == "full"
+    assert profile(needs_gpu=False).name == "standard", "a CPU-bound lesson does not scale up on a GPU"
+    assert profile().name == "standard", "the declaration is remembered"
+    assert profile(needs_gpu=True).name == "full"
+    assert profile().name == "full", "later calls in the same lesson give the same profile"
+    assert profile("smoke").name == "smoke"
+    clean_env.setenv("GEOLAB_PROFILE", "standard")
+    assert profile(needs_gpu=True).name == "standard", "GEOLAB_PROFILE always wins"
+    assert runtime.default_profile_name(True) == "full" and runtime.default_profile_name(False) == "standard"
 
 
 def test_unknown_profile_lists_valid_names(clean_env):

@@ -21,11 +21,17 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop outputs, execution counts and editor metadata; set the standard kernel."""
+    """Drop outputs, execution counts and editor metadata; set the standard kernel.
+
+    The ``geolab`` notebook metadata (e.g. ``{"full_needs_gpu": true}``) is kept.
+    """
+    geolab_meta = nb.metadata.get("geolab")
     nb.metadata = {
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},
     }
+    if geolab_meta is not None:
+        nb.metadata["geolab"] = geolab_meta
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in {"tags"}}
         if cell.cell_type == "code":
@@ -64,6 +70,10 @@ def main(argv: list[str]) -> int:
 
     src, dst = map(Path, argv)
     nb = jupytext.read(src)
+    if dst.exists() and "geolab" not in nb.metadata:  # keep the lesson's declarations
+        old = nbformat.read(dst, as_version=4).metadata.get("geolab")
+        if old is not None:
+            nb.metadata["geolab"] = old
     nbformat.write(clean(nb), dst)
     print(f"wrote {dst}")
     return 0
