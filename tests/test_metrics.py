@@ -156,3 +156,11 @@ def test_per_class_table_and_format():
     assert "c0+c4" in text and "%" in text and len(text.splitlines()) == len(rows) + 2
     with pytest.raises(ValueError, match="class names"):
         M.per_class_table(cm, names[:2])
+
+
+def test_segmentation_names_are_exported_at_the_package():
+    from geolab.metrics import segmentation
+
+    for name in segmentation.__all__:
+        assert getattr(M, name) is getattr(segmentation, name)
+    assert set(segmentation.__all__) <= set(M.__all__)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from torchvision.ops import sigmoid_focal_loss
 
 from geolab.nn import count_parameters
 from geolab.segmentation import (
@@ -105,68 +103,12 @@ def test_pretrained_backbone_missing_gives_clear_message(tmp_path, monkeypatch):
         build_model("lraspp", pretrained_backbone=True)
 
 
-# ------------------------------------------------------------------------------- losses
+def test_losses_are_re_exported_from_geolab_losses():
+    import geolab.losses
 
-
-def _logits_targets(seed=0, c=5, shape=(2, 6, 7)):
-    g = torch.Generator().manual_seed(seed)
-    logits = torch.randn(shape[0], c, *shape[1:], generator=g) * 3
-    targets = torch.randint(0, c, shape, generator=g)
-    targets[0, :2] = 255
-    return logits, targets
-
-
-def test_focal_with_gamma_zero_is_cross_entropy():
-    logits, targets = _logits_targets()
-    ce = F.cross_entropy(logits, targets, ignore_index=255)
-    torch.testing.assert_close(FocalLoss(gamma=0)(logits, targets), ce)
-    w = torch.tensor([1.0, 2.0, 0.5, 3.0, 1.5])
-    ce_sum = F.cross_entropy(logits, targets, weight=w, ignore_index=255, reduction="sum")
-    n_valid = (targets != 255).sum()
-    torch.testing.assert_close(FocalLoss(gamma=0, alpha=w)(logits, targets), ce_sum / n_valid)
-
-
-def test_focal_matches_torchvision_sigmoid_focal_in_the_binary_case():
-    g = torch.Generator().manual_seed(1)
-    z = torch.randn(3, 5, 4, generator=g) * 2
-    t = torch.randint(0, 2, (3, 5, 4), generator=g)
-    logits = torch.stack([torch.zeros_like(z), z], dim=1)  # softmax over [0, z] = sigmoid(z)
-    for gamma, alpha in [(2.0, -1.0), (1.0, 0.25), (3.0, 0.75)]:
-        ref = sigmoid_focal_loss(z, t.float(), alpha=alpha, gamma=gamma, reduction="mean")
-        a = None if alpha < 0 else [1 - alpha, alpha]
-        torch.testing.assert_close(FocalLoss(gamma=gamma, alpha=a)(logits, t), ref)
-
-
-def test_focal_ignores_pixels_and_downweights_easy_ones():
-    logits, targets = _logits_targets(2)
-    per_pixel = FocalLoss(gamma=2, reduction="none")(logits, targets)
-    assert (per_pixel[targets == 255] == 0).all()
-    ce = F.cross_entropy(logits, targets, ignore_index=255, reduction="none")
-    assert (per_pixel <= ce + 1e-6).all()
-    logits.requires_grad_(True)
-    FocalLoss()(logits, targets).backward()
-    assert torch.isfinite(logits.grad).all()
-    with pytest.raises(ValueError, match="gamma"):
-        FocalLoss(gamma=-1)
-
-
-def test_class_weights():
-    counts = np.array([10, 1000, 500, 0, 40])
-    med = class_weights(counts, "median", max_weight=None)
-    share = counts[[0, 1, 2, 4]] / counts.sum()
-    np.testing.assert_allclose(med.numpy()[[0, 1, 2, 4]], np.median(share) / share, rtol=1e-6)
-    assert med[3] == 0
-    inv = class_weights(counts, "inverse_sqrt", max_weight=None)
-    assert float((inv.double() * torch.as_tensor(counts / counts.sum())).sum()) == pytest.approx(1.0)
-    assert inv[0] > inv[4] > inv[2] > inv[1]
-    assert class_weights(counts, "inverse", max_weight=5.0).max() == 5.0
-    with pytest.raises(ValueError):
-        class_weights([0, 0], "median")
-    with pytest.raises(ValueError, match="method"):
-        class_weights([1, 2], "bogus")
-    loss = weighted_cross_entropy(med, ignore_index=255)
-    logits, targets = _logits_targets(3)
-    torch.testing.assert_close(loss(logits, targets), F.cross_entropy(logits, targets, weight=med, ignore_index=255))
+    assert FocalLoss is geolab.losses.FocalLoss
+    assert class_weights is geolab.losses.class_weights
+    assert weighted_cross_entropy is geolab.losses.weighted_cross_entropy
 
 
 # ------------------------------------------------------------------------------- save, load, predict

@@ -1,5 +1,9 @@
 """Segmentation metrics: a confusion matrix accumulated over a split and what follows from it.
 
+The same :func:`confusion_matrix` counts per-sample class labels (any shape is flattened);
+note its argument order ``(predictions, targets, num_classes)``, the order of the training
+metrics, where :mod:`sklearn.metrics` takes ``(y_true, y_pred)``.
+
 Everything here starts from one ``(C, C)`` confusion matrix ``cm`` whose row ``i`` counts
 the pixels whose *true* class is ``i`` and whose column ``j`` counts the pixels *predicted*
 as ``j`` (the convention of :func:`sklearn.metrics.confusion_matrix`). For class ``c``:
@@ -29,7 +33,6 @@ import numpy as np
 from geolab.constants import IGNORE_INDEX
 
 __all__ = [
-    "IGNORE_INDEX",
     "ClassIoU",
     "ClassRecall",
     "ConfusionMatrix",
@@ -46,8 +49,6 @@ __all__ = [
     "precision_per_class",
     "recall_per_class",
 ]
-
-#: The label of pixels that no loss or score counts (unlabelled or unknown), everywhere in geolab.
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -114,15 +115,15 @@ def confusion_matrix(
             _check_range(lo_t, hi_t, lo_p, hi_p, num_classes, ignore_index)
         counts = torch.bincount(t * num_classes + p, minlength=num_classes * num_classes)
         return counts.cpu().numpy().astype(np.int64).reshape(num_classes, num_classes)
-    t = _to_numpy(targets).reshape(-1).astype(np.int64)
-    p = _to_numpy(predictions).reshape(-1).astype(np.int64)
+    tn = _to_numpy(targets).reshape(-1).astype(np.int64)
+    pn = _to_numpy(predictions).reshape(-1).astype(np.int64)
     if ignore_index is not None:
-        keep = t != ignore_index
-        t, p = t[keep], p[keep]
-    if t.size:
-        _check_range(int(t.min()), int(t.max()), int(p.min()), int(p.max()), num_classes, ignore_index)
-    counts = np.bincount(t * num_classes + p, minlength=num_classes * num_classes)
-    return counts.astype(np.int64).reshape(num_classes, num_classes)
+        keep_n = tn != ignore_index
+        tn, pn = tn[keep_n], pn[keep_n]
+    if tn.size:
+        _check_range(int(tn.min()), int(tn.max()), int(pn.min()), int(pn.max()), num_classes, ignore_index)
+    counts_n = np.bincount(tn * num_classes + pn, minlength=num_classes * num_classes)
+    return counts_n.astype(np.int64).reshape(num_classes, num_classes)
 
 
 def _check_range(lo_t: int, hi_t: int, lo_p: int, hi_p: int, c: int, ignore_index: int | None) -> None:
@@ -339,7 +340,8 @@ class ConfusionMatrix:
         raise ValueError(f"by must be 'true' or 'pred', got {by!r}")
 
     def __repr__(self) -> str:
-        return f"ConfusionMatrix(num_classes={self.num_classes}, pixels={int(self.matrix.sum())}, mIoU={self.miou():.4f})"
+        pixels = int(self.matrix.sum())
+        return f"ConfusionMatrix(num_classes={self.num_classes}, pixels={pixels}, mIoU={self.miou():.4f})"
 
 
 class MeanIoU(ConfusionMatrix):
@@ -456,6 +458,7 @@ def format_table(rows: Sequence[Mapping[str, Any]], percent: bool = True) -> str
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{str(r['class']):<{width}}  {fmt(r['iou'])}  {fmt(r['precision'])}  {fmt(r['recall'])}  {fmt(r.get('share'))}"
+            f"{str(r['class']):<{width}}  {fmt(r['iou'])}  {fmt(r['precision'])}  "
+            f"{fmt(r['recall'])}  {fmt(r.get('share'))}"
         )
     return "\n".join(lines)
