@@ -47,22 +47,27 @@ PAGE_REPORT_JS = r"""
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
-  const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
-  let rendered = 0;
-  for (let i = 0; i < 100; i++) {
-    rendered = document.querySelectorAll(".jupyter-widgets.widget-container, .jupyter-widgets.jupyter-widget-box, .widget-box, .jp-Widget.widget-inline-hbox, .widget-image").length;
-    if (views === 0 || rendered > 0 && document.querySelectorAll(".widget-image").length >= document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length) break;
-    await sleep(100);
+  const visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  // The widgets manager renders each view into a div.widget-subarea placed before its script tag.
+  const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
+  const rendered = () => views.filter((v) => {
+    const el = v.previousElementSibling;
+    return el && el.classList.contains("widget-subarea") && el.children.length > 0 && visible(el);
+  }).length;
+  let imageModels = 0;
+  for (const s of document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]')) {
+    const state = JSON.parse(s.textContent).state || {};
+    imageModels += Object.values(state).filter((m) => m.model_name === "ImageModel").length;
   }
-  await sleep(300);
+  const shownImages = () => [...document.querySelectorAll(".widget-image")]
+      .filter((im) => im.complete && im.naturalWidth > 0 && visible(im)).length;
+  for (let i = 0; i < 150 && (rendered() < views.length || shownImages() < imageModels); i++) await sleep(100);
   for (let i = 0; i < 50 && [...document.images].some((im) => !im.complete); i++) await sleep(100);
   const maths = [...document.querySelectorAll(".math")];
   const untypeset = maths.filter((m) => !m.querySelector("mjx-container")).map((m) => m.textContent.slice(0, 60));
   const rawDelimiters = [...document.querySelectorAll("article p, article li")]
       .filter((el) => /\\\(|\\\[|\$\$/.test(el.textContent) && !el.querySelector("code, mjx-container"))
       .map((el) => el.textContent.slice(0, 60));
-  const visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
-  const widgetImages = [...document.querySelectorAll(".widget-image, .jupyter-widgets img")];
   const images = [...document.images];
   return {
     title: document.title,
@@ -71,9 +76,10 @@ PAGE_REPORT_JS = r"""
     typeset: document.querySelectorAll("mjx-container").length,
     untypeset: untypeset,
     rawDelimiters: rawDelimiters,
-    widgetViews: views,
-    widgetImages: widgetImages.length,
-    widgetImagesVisible: widgetImages.filter((im) => im.complete && im.naturalWidth > 0 && visible(im)).length,
+    widgetViews: views.length,
+    widgetViewsRendered: rendered(),
+    widgetImages: imageModels,
+    widgetImagesVisible: shownImages(),
     images: images.length,
     brokenImages: images.filter((im) => !(im.complete && im.naturalWidth > 0)).map((im) => im.currentSrc.slice(0, 100) || im.outerHTML.slice(0, 100)),
   };
@@ -111,8 +117,10 @@ class PageResult:
             out.append("MathJax did not load: formulas are raw LaTeX")
         out += [f"formula not typeset: {t!r}" for t in r.get("untypeset", [])]
         out += [f"raw LaTeX delimiters in text: {t!r}" for t in r.get("rawDelimiters", [])]
-        if r.get("widgetViews") and r.get("widgetImagesVisible", 0) == 0:
-            out.append(f"{r['widgetViews']} embedded widget(s), but no widget image is visible")
+        if r.get("widgetViewsRendered", 0) < r.get("widgetViews", 0):
+            out.append(f"only {r['widgetViewsRendered']} of {r['widgetViews']} embedded widgets are rendered")
+        if r.get("widgetImagesVisible", 0) < r.get("widgetImages", 0):
+            out.append(f"only {r['widgetImagesVisible']} of {r['widgetImages']} widget images are visible")
         out += [f"image does not load: {s}" for s in r.get("brokenImages", [])]
         return out
 
@@ -212,7 +220,8 @@ def check_pages(site: Path, pages: list[Path], browser: str, screenshot_dir: Pat
                 status = "ok" if not results[-1].problems() else "FAILED"
                 r = results[-1].report
                 print(f"{status:6} {page.relative_to(site)}: {r.get('typeset', 0)} formulas typeset, "
-                      f"{r.get('widgetImagesVisible', 0)}/{r.get('widgetViews', 0)} widgets shown, "
+                      f"{r.get('widgetViewsRendered', 0)}/{r.get('widgetViews', 0)} widgets and "
+                      f"{r.get('widgetImagesVisible', 0)}/{r.get('widgetImages', 0)} widget images shown, "
                       f"{r.get('images', 0)} images", flush=True)
         finally:
             proc.terminate()
