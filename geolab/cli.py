@@ -92,8 +92,8 @@ COMMANDS: list[Command] = [
     (
         "beach-coverage",
         "litter area (m²) per class and coverage %% of beach photos with a trained segmentation model",
-        lambda p: importlib.import_module("geolab.coverage").add_arguments(p),
-        lambda a: importlib.import_module("geolab.coverage").run_cli(a),
+        lambda p: importlib.import_module("geolab.coverage_cli").add_arguments(p),
+        lambda a: importlib.import_module("geolab.coverage_cli").run_cli(a),
     ),
 ]
 

@@ -2,11 +2,13 @@ r"""Litter coverage in square metres from beach photos: mask + ground camera -> 
 
 :func:`coverage_table` turns a label mask (train ids 0..7 of :mod:`geolab.data.beachlitter`)
 and a :class:`~geolab.geometry.GroundCamera` into ground areas per class and the litter
-coverage. :func:`run_beach_coverage` does it for a batch of photos with a trained model; it
-backs the command ``geolab beach-coverage``::
+coverage. :func:`coverage_interval` adds low/high values from the stated uncertainties of the
+camera's inputs and from the segmentation error measured on validation scenes, and
+:func:`sea_horizon` finds the sea/sky boundary in a mask to check the camera against.
+:mod:`geolab.coverage_cli` runs it on a batch of photos (``geolab beach-coverage``)::
 
     geolab beach-coverage photos/*.jpg --model beachlitter_unet.pt \\
-        --camera-height 1.5 --bottom-distance 3 --out results.csv --overlays overlays/
+        --camera-height 1.5 --bottom-distance 3 --max-distance 15 --out results.csv
 
 Coverage is ``litter area / beach area × 100`` where litter = artificial + natural litter and
 beach = litter + sand (the ground a survey counts; sea, plants and installations excluded).
@@ -14,13 +16,8 @@ beach = litter + sand (the ground a survey counts; sea, plants and installations
 
 from __future__ import annotations
 
-import argparse
-import csv
 import math
-import os
-import sys
-from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,9 +25,20 @@ import numpy as np
 from geolab.data.beachlitter import ARTIFICIAL, CLASSES, IGNORE_INDEX, NATURAL, PALETTE
 from geolab.geometry import GroundCamera
 
-__all__ = ["COLUMNS", "add_arguments", "class_slug", "coverage_table", "run_beach_coverage", "run_cli"]
+__all__ = [
+    "AREA_COLUMNS",
+    "INTERVAL_KEYS",
+    "CameraUncertainty",
+    "class_slug",
+    "coverage_interval",
+    "coverage_table",
+    "overlay",
+    "sea_horizon",
+]
 
 SAND = CLASSES.index("Sand Beach")
+SEA = CLASSES.index("Sea")
+SKY = CLASSES.index("Sky")
 
 
 def class_slug(name: str) -> str:
@@ -39,15 +47,21 @@ def class_slug(name: str) -> str:
 
 
 AREA_COLUMNS = [f"{class_slug(c)}_m2" for c in CLASSES]
-#: Columns of the CSV written by :func:`run_beach_coverage`, in order.
-COLUMNS = [
-    "photo", "width", "height", "mask_width", "mask_height", "vfov_deg", "camera_height_m",
-    "bottom_distance_m", "max_distance_m", *AREA_COLUMNS, "litter_m2", "beach_m2", "coverage_pct",
-]  # fmt: skip
+#: Quantities that :func:`coverage_interval` bounds.
+INTERVAL_KEYS = [
+    "artificial_litter_m2",
+    "natural_litter_m2",
+    "litter_m2",
+    "beach_m2",
+    "coverage_pct",
+]
 
 
 def coverage_table(
-    mask: Any, camera: GroundCamera, ignore_index: int = IGNORE_INDEX, max_distance_m: float | None = None
+    mask: Any,
+    camera: GroundCamera,
+    ignore_index: int = IGNORE_INDEX,
+    max_distance_m: float | None = None,
 ) -> dict[str, float]:
     """Ground area of every class and the litter coverage of one label mask.
 
@@ -55,9 +69,10 @@ def coverage_table(
         mask: ``(H, W)`` train ids 0..7 (numpy or torch); ``ignore_index`` pixels count nowhere.
         camera: The camera of the photo at the mask's size (see ``camera.with_size``).
         ignore_index: Label of unlabelled pixels.
-        max_distance_m: Count only ground closer than this (metres, along ``Y``). Pixels just
-            below the horizon cover huge areas, so one wrong pixel there can swamp the sums;
-            a limit such as 20 m keeps the measurement to the near beach.
+        max_distance_m: Count only ground closer than this (metres, along ``Y``; None: all the
+            ground up to the horizon). Pixels just below the horizon cover huge areas, so one
+            wrong pixel there can swamp the sums; a limit such as 15 m keeps the measurement to
+            the near beach (``geolab beach-coverage`` uses 15 m unless told otherwise).
 
     Returns:
         ``{"<class>_m2": area, ..., "litter_m2", "beach_m2", "coverage_pct"}``; areas in m²
@@ -86,183 +101,197 @@ def coverage_table(
     return out
 
 
-def _working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
-    scale = min(1.0, long_side / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
+def overlay(image: Any, mask: Any, alpha: float = 0.45) -> np.ndarray:
+    """Blend the class colours of a mask onto a photo; ignored pixels keep the photo.
 
+    Args:
+        image: ``(H, W, 3)`` RGB photo (0..255).
+        mask: ``(H, W)`` train ids; ``IGNORE_INDEX`` pixels are left as they are.
+        alpha: Weight of the class colour.
 
-def _default_long_side(model: Any) -> int:
-    info = getattr(model, "checkpoint_info", {}) or {}
-    size = info.get("image_size")
-    if isinstance(size, (int, float)) and size > 0:
-        return int(size)
-    if isinstance(size, (list, tuple)) and size:
-        return int(max(size))
-    return 512
-
-
-def _overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Blend the class colours of ``mask`` onto ``image``; ignored pixels keep the photo."""
+    Returns:
+        ``(H, W, 3)`` uint8.
+    """
     from geolab.plot import mask_to_rgb
 
-    colour = mask_to_rgb(mask, PALETTE).astype(np.float64)
-    keep = (mask == IGNORE_INDEX)[..., None]
-    out = np.where(keep, image, (1 - alpha) * image + alpha * colour)
+    img = np.asarray(image, dtype=np.float64)
+    m = np.asarray(mask)
+    colour = mask_to_rgb(m, PALETTE).astype(np.float64)
+    keep = (m == IGNORE_INDEX)[..., None]
+    out = np.where(keep, img, (1 - alpha) * img + alpha * colour)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def run_beach_coverage(
-    photos: Sequence[str | os.PathLike[str]],
-    model: Any,
-    camera_height_m: float,
-    bottom_distance_m: float,
-    vfov_deg: float | None = None,
-    out_csv: str | os.PathLike[str] | None = None,
-    overlays_dir: str | os.PathLike[str] | None = None,
-    device: str | None = None,
-    size: int | None = None,
-    max_distance_m: float | None = None,
-    progress: bool = True,
-    prior_correction: float | None = None,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Measure litter areas on a batch of photos; unreadable photos are reported and skipped.
+def sea_horizon(
+    mask: Any,
+    sea: int = SEA,
+    sky: int = SKY,
+    min_columns: float = 0.1,
+    max_residual_px: float = 2.0,
+) -> tuple[float, float, int] | None:
+    """Fit a straight line to the sea/sky boundary of a label mask.
 
-    Each photo is scaled so that its longer side is ``size`` pixels (never enlarged), segmented,
-    and measured with :func:`coverage_table` on a camera of that size.
+    In every column where a sky pixel lies directly above a sea pixel, the boundary sits between
+    them (row ``r − 0.5``; the topmost such place per column). A least-squares line through these
+    points is refitted twice without points farther than ``max(max_residual_px, 3 × MAD)`` from it.
 
     Args:
-        photos: Photo paths.
-        model: Path of a model saved by :func:`geolab.segmentation.save_model`, or the model.
-        camera_height_m: Camera height above the beach in metres.
-        bottom_distance_m: Ground distance to the bottom edge of the photos in metres.
-        vfov_deg: Vertical field of view; ``None`` reads it from each photo's EXIF.
-        out_csv: CSV to write (columns :data:`COLUMNS`); ``None`` writes nothing.
-        overlays_dir: Folder for ``<stem>_overlay.png`` images of the predicted classes.
-        device: Torch device (default: CPU for a path, else the model's).
-        size: Working long side in pixels (default: the checkpoint's ``image_size``, else 512).
-        max_distance_m: Passed to :func:`coverage_table`.
-        progress: Show a tqdm progress bar.
-        prior_correction: Strength of :func:`geolab.segmentation.prior_bias` (0: off), which
-            undoes part of the class weights the model was trained with (saved in the checkpoint
-            as ``class_weights``) so rare classes are not over-predicted. Default: the
-            checkpoint's ``prior_correction`` if it has one, else 0.
+        mask: ``(H, W)`` train ids.
+        sea: Train id of the sea.
+        sky: Train id of the sky.
+        min_columns: Fewest columns (fraction of ``W``) with a boundary for a fit.
+        max_residual_px: Smallest rejection distance in pixels.
 
     Returns:
-        ``(rows, skipped)``: one dict per measured photo, and ``(photo, reason)`` per skipped one.
+        ``(row at the centre column (W−1)/2, slope dv/du, number of columns used)``, or None
+        when too few columns show sea directly below sky (no horizon in the photo, or hidden
+        behind land).
     """
-    from PIL import Image
-    from tqdm.auto import tqdm
-
-    from geolab.segmentation import load_model, predict_masks, prior_bias
-
-    model_name = str(model) if isinstance(model, (str, os.PathLike)) else "the model"
-    if isinstance(model, (str, os.PathLike)):
-        model = load_model(model, map_location=device or "cpu")
-    info = getattr(model, "checkpoint_info", {}) or {}
-    strength = float(info.get("prior_correction", 0.0) if prior_correction is None else prior_correction)
-    class_bias = None
-    if strength != 0.0:
-        if info.get("class_weights") is None:
-            raise ValueError(f"{model_name} does not record the class weights it was trained with, so a prior "
-                             "correction cannot be applied: save it with save_model(..., class_weights=...) as "
-                             "lesson 08 does, or use a prior correction of 0")
-        class_bias = prior_bias(info["class_weights"], strength)
-    long_side = int(size) if size is not None else _default_long_side(model)
-    if overlays_dir is not None:
-        Path(overlays_dir).mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    skipped: list[tuple[str, str]] = []
-    for photo in tqdm(list(photos), desc="photos", disable=not progress, file=sys.stderr):
-        path = Path(photo)
-        try:
-            with Image.open(path) as im:
-                im.load()
-                if vfov_deg is not None:
-                    cam = GroundCamera(im.width, im.height, float(vfov_deg), camera_height_m, bottom_distance_m)
-                else:
-                    cam = GroundCamera.from_exif(im, camera_height_m, bottom_distance_m)
-                rgb = im.convert("RGB")
-        except Exception as exc:  # noqa: BLE001 - any failure skips this photo only
-            reason = f"{type(exc).__name__}: {exc}"
-            skipped.append((str(path), reason))
-            print(f"skipped {path}: {reason}", file=sys.stderr)
-            continue
-        w, h = _working_size(rgb.width, rgb.height, long_side)
-        small = np.array(rgb.resize((w, h), Image.BILINEAR) if (w, h) != rgb.size else rgb)
-        mask = predict_masks(model, small, device=device, class_bias=class_bias).numpy()
-        row: dict[str, Any] = {
-            "photo": str(path),
-            "width": rgb.width,
-            "height": rgb.height,
-            "mask_width": w,
-            "mask_height": h,
-            "vfov_deg": cam.vfov_deg,
-            "camera_height_m": camera_height_m,
-            "bottom_distance_m": bottom_distance_m,
-            "max_distance_m": max_distance_m if max_distance_m is not None else "",
-            **coverage_table(mask, cam.with_size(w, h), max_distance_m=max_distance_m),
-        }
-        rows.append(row)
-        if overlays_dir is not None:
-            Image.fromarray(_overlay(small.astype(float), mask)).save(Path(overlays_dir) / f"{path.stem}_overlay.png")
-    if out_csv is not None:
-        out = Path(out_csv)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return rows, skipped
+    m = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be (H, W), got shape {m.shape}")
+    edge = (m[:-1] == sky) & (m[1:] == sea)  # (H-1, W): sky at r, sea at r+1
+    has = edge.any(axis=0)
+    if has.sum() < max(2, min_columns * m.shape[1]):
+        return None
+    cols = np.nonzero(has)[0].astype(float)
+    rows = edge[:, has].argmax(axis=0) + 0.5
+    keep = np.ones(cols.size, bool)
+    cu = (m.shape[1] - 1) / 2
+    for _ in range(3):
+        slope, row = np.polyfit(cols[keep] - cu, rows[keep], 1)
+        resid = np.abs(rows - (row + slope * (cols - cu)))
+        mad = float(np.median(resid[keep]))
+        new = resid <= max(max_residual_px, 3 * 1.4826 * mad)
+        if new.sum() < 2 or (new == keep).all():
+            break
+        keep = new
+    slope, row = np.polyfit(cols[keep] - cu, rows[keep], 1)
+    return float(row), float(slope), int(keep.sum())
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``geolab beach-coverage``."""
-    p.add_argument("photos", nargs="+", help="beach photos (JPEG/PNG)")
-    p.add_argument("--model", required=True, help="model file saved by geolab.segmentation.save_model")
-    p.add_argument("--camera-height", type=float, required=True, metavar="M", help="camera height above the beach (m)")
-    p.add_argument(
-        "--bottom-distance", type=float, required=True, metavar="M", help="ground distance to the bottom edge of the photo (m)"
-    )
-    p.add_argument(
-        "--vfov-deg", type=float, default=None, metavar="DEG", help="vertical field of view (default: from each photo's EXIF)"
-    )
-    p.add_argument("--out", default="results.csv", help="CSV to write (default: results.csv)")
-    p.add_argument("--overlays", default=None, metavar="DIR", help="also save coloured overlays into DIR")
-    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
-    p.add_argument(
-        "--max-distance", type=float, default=None, metavar="M", help="count only ground closer than M metres (default: all)"
-    )
-    p.add_argument("--size", type=int, default=None, metavar="PX", help="working long side in pixels (default: the model's)")
-    p.add_argument(
-        "--prior-correction", type=float, default=None, metavar="S",
-        help="undo this share (0..1) of the class weights the model was trained with, so litter is not "
-             "over-predicted; choose it on validation photos (default: the model's saved value, else 0)",
-    )
+@dataclass(frozen=True)
+class CameraUncertainty:
+    """Stated uncertainties (one standard deviation) of the camera's inputs.
+
+    Attributes:
+        camera_height_m: Of the camera height, metres.
+        bottom_distance_m: Of the bottom-edge distance, metres (when the tilt comes from it).
+        horizon_row_px: Of the horizon row, pixels of the camera's image (when the tilt comes
+            from the horizon).
+        vfov_deg: Of the vertical field of view, degrees.
+    """
+
+    camera_height_m: float = 0.05
+    bottom_distance_m: float = 0.2
+    horizon_row_px: float = 2.0
+    vfov_deg: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in (
+            "camera_height_m",
+            "bottom_distance_m",
+            "horizon_row_px",
+            "vfov_deg",
+        ):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"uncertainty {name} must be >= 0, got {getattr(self, name)}")
+
+    def scaled(self, factor: float) -> CameraUncertainty:
+        """The same uncertainties for an image resized by ``factor`` (only the pixel term changes)."""
+        return replace(self, horizon_row_px=self.horizon_row_px * factor)
 
 
-def run_cli(args: argparse.Namespace) -> int:
-    """Run ``geolab beach-coverage``; exit code 0 all measured, 1 some skipped, 2 none measured."""
+def _perturbed(camera: GroundCamera, tilt_from: str, name: str, delta: float) -> GroundCamera | None:
+    """The camera with one input moved by ``delta``; None when that camera is impossible."""
+    h, db, vfov = camera.camera_height_m, camera.bottom_distance_m, camera.vfov_deg
     try:
-        rows, skipped = run_beach_coverage(
-            args.photos,
-            args.model,
-            args.camera_height,
-            args.bottom_distance,
-            vfov_deg=args.vfov_deg,
-            out_csv=args.out,
-            overlays_dir=args.overlays,
-            device=args.device,
-            size=args.size,
-            max_distance_m=args.max_distance,
-            prior_correction=args.prior_correction,
-        )
-    except (FileNotFoundError, ValueError) as exc:  # bad model file or camera values
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{len(rows)} photo(s) measured, {len(skipped)} skipped; wrote {args.out}")
-    for photo, reason in skipped:
-        print(f"  skipped {photo}: {reason}")
-    if not rows:
-        return 2
-    return 1 if skipped else 0
+        if tilt_from == "bottom":
+            h2 = h + delta if name == "camera_height_m" else h
+            db2 = db + delta if name == "bottom_distance_m" else db
+            v2 = vfov + delta if name == "vfov_deg" else vfov
+            return GroundCamera(camera.width, camera.height, v2, h2, db2, camera.roll_deg)
+        row = camera.sea_horizon_v()  # levelled photo: slope 0
+        h2 = h + delta if name == "camera_height_m" else h
+        row2 = row + delta if name == "horizon_row_px" else row
+        v2 = vfov + delta if name == "vfov_deg" else vfov
+        cam = GroundCamera.from_horizon(camera.width, camera.height, v2, h2, row2, dip_height_m=h)
+        return replace(cam, roll_deg=camera.roll_deg)
+    except ValueError:
+        return None
+
+
+def coverage_interval(
+    mask: Any,
+    camera: GroundCamera,
+    uncertainty: CameraUncertainty | None = None,
+    tilt_from: str = "bottom",
+    max_distance_m: float | None = None,
+    segmentation_rel_error: float = 0.0,
+    ignore_index: int = IGNORE_INDEX,
+) -> dict[str, float]:
+    """Low and high values of the litter areas and coverage of one mask.
+
+    Each camera input ``p`` (height, bottom distance or horizon row, field of view) is moved by
+    ``± σ_p`` and the mask measured again (pixel areas are analytic, so this costs six more
+    :func:`coverage_table` calls). Upward and downward changes add in quadrature, separately:
+    ``high = A + sqrt(Σ up_p² + (s·A)²)``, ``low = A − sqrt(Σ down_p² + (s·A)²)``, where the
+    segmentation term ``s`` (a relative error of the litter area, measured on validation scenes)
+    applies to the litter areas and the coverage, not to the beach area. A perturbed camera
+    that cannot exist (bottom edge above the horizon) makes that side unbounded (inf).
+
+    Args:
+        mask: ``(H, W)`` train ids of the (levelled) photo.
+        camera: Its camera.
+        uncertainty: One-standard-deviation input errors (default :class:`CameraUncertainty`).
+        tilt_from: ``"bottom"`` when the tilt came from the bottom-edge distance, ``"horizon"``
+            when it came from the horizon row (:meth:`GroundCamera.from_horizon`).
+        max_distance_m: As in :func:`coverage_table`.
+        segmentation_rel_error: Relative error of a photo's litter area due to segmentation (e.g. 0.15).
+        ignore_index: Label of unlabelled pixels.
+
+    Returns:
+        ``{"<key>_low": ..., "<key>_high": ...}`` for every key of :data:`INTERVAL_KEYS`
+        (areas in m², coverage in percent).
+    """
+    if tilt_from not in ("bottom", "horizon"):
+        raise ValueError(f"tilt_from must be 'bottom' or 'horizon', got {tilt_from!r}")
+    if not segmentation_rel_error >= 0:
+        raise ValueError(f"segmentation_rel_error must be >= 0, got {segmentation_rel_error}")
+    sd = uncertainty or CameraUncertainty()
+    base = coverage_table(mask, camera, ignore_index, max_distance_m)
+    names = [
+        "camera_height_m",
+        "bottom_distance_m" if tilt_from == "bottom" else "horizon_row_px",
+        "vfov_deg",
+    ]
+    up2 = {k: 0.0 for k in INTERVAL_KEYS}  # sums of squared upward / downward changes
+    down2 = {k: 0.0 for k in INTERVAL_KEYS}
+    for name in names:
+        sigma = float(getattr(sd, name))
+        if sigma == 0:
+            continue
+        up = {k: 0.0 for k in INTERVAL_KEYS}
+        down = {k: 0.0 for k in INTERVAL_KEYS}
+        for sign in (1.0, -1.0):
+            cam = _perturbed(camera, tilt_from, name, sign * sigma)
+            if cam is None:  # e.g. the bottom edge would look above the horizon
+                up = {k: math.inf for k in INTERVAL_KEYS}
+                continue
+            other = coverage_table(mask, cam, ignore_index, max_distance_m)
+            for k in INTERVAL_KEYS:
+                d = other[k] - base[k]
+                if not math.isnan(d):
+                    up[k], down[k] = max(up[k], d), max(down[k], -d)
+        for k in INTERVAL_KEYS:
+            up2[k] += up[k] ** 2
+            down2[k] += down[k] ** 2
+    out: dict[str, float] = {}
+    for k in INTERVAL_KEYS:
+        seg = segmentation_rel_error * base[k] if k != "beach_m2" else 0.0
+        seg = 0.0 if math.isnan(seg) else seg
+        out[f"{k}_low"] = base[k] - math.sqrt(down2[k] + seg**2)
+        out[f"{k}_high"] = base[k] + math.sqrt(up2[k] + seg**2)
+        if k != "coverage_pct":
+            out[f"{k}_low"] = max(0.0, out[f"{k}_low"])
+    return out

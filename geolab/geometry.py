@@ -14,33 +14,41 @@ A ground point maps to the image by the homography ``H = K [r1 r2 t]``; ``H⁻¹
 to the ground, and one pixel covers ``|det H⁻¹| / w³`` square metres, where ``w`` is the third
 component of ``H⁻¹ (u, v, 1)``. Pixels with ``w ≤ 0`` look at or above the horizon and see no
 ground (their area is NaN).
+
+Instead of ``D_b``, the sea horizon seen in the photo fixes the tilt
+(:meth:`GroundCamera.from_horizon`): the horizon's row gives ``θ`` to about ``φ/H`` per pixel, and its
+slope gives the camera's roll, which :meth:`GroundCamera.level` removes by turning the photo.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ExifError", "GroundCamera", "polygon_area"]
+from geolab.photos import ExifError, exif_field_of_view
 
-_EXIF_IFD = 0x8769
-_TAG_FOCAL_LENGTH = 0x920A  # 37386
-_TAG_FOCAL_35MM = 0xA405  # 41989
-_TAG_FP_XRES = 0xA20E  # 41486
-_TAG_FP_YRES = 0xA20F  # 41487
-_TAG_FP_UNIT = 0xA210  # 41488
-_TAG_EXIF_W = 0xA002  # 40962
-_TAG_EXIF_H = 0xA003  # 40963
-_UNIT_MM = {1: None, 2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}  # EXIF resolution unit -> mm per unit
+__all__ = ["ExifError", "GroundCamera", "polygon_area", "sea_horizon_dip_deg"]
+
+_EARTH_RADIUS_M = 6_371_000.0
+#: Coefficient of terrestrial refraction (standard atmosphere), which lifts the sea horizon a little.
+REFRACTION_K = 0.13
 
 
-class ExifError(ValueError):
-    """A photo lacks the EXIF tags needed to know its field of view."""
+def sea_horizon_dip_deg(eye_height_m: float, refraction_k: float = REFRACTION_K) -> float:
+    """How far the visible sea horizon lies below the true horizontal, in degrees.
+
+    ``dip = sqrt(2 h (1 − k) / R)`` radians for an eye ``h`` metres above the sea, Earth radius
+    ``R`` and refraction coefficient ``k``: about 0.04° at 1.5 m, i.e. one or two pixels of a
+    phone photo.
+    """
+    if eye_height_m < 0:
+        raise ValueError(f"eye_height_m must be >= 0 metres, got {eye_height_m}")
+    return math.degrees(math.sqrt(2 * eye_height_m * (1 - refraction_k) / _EARTH_RADIUS_M))
 
 
 def polygon_area(x: Any, y: Any) -> float:
@@ -58,13 +66,6 @@ def polygon_area(x: Any, y: Any) -> float:
     return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
-def _ratio(value: Any) -> float:
-    """EXIF rationals come as IFDRational, tuples or numbers."""
-    if isinstance(value, tuple) and len(value) == 2:
-        return float(value[0]) / float(value[1])
-    return float(value)
-
-
 @dataclass(frozen=True)
 class GroundCamera:
     """A pinhole camera looking down at flat ground.
@@ -76,6 +77,9 @@ class GroundCamera:
         camera_height_m: Height ``h`` of the camera above the ground in metres.
         bottom_distance_m: Ground distance ``D_b`` in metres from the camera's foot to the point
             seen at the bottom edge of the image.
+        roll_deg: Roll of the original photo (its horizon's angle, positive when the horizon
+            falls to the right). The camera model itself has no roll: it describes the photo
+            after :meth:`level` has turned it by this angle. 0 for a level photo.
     """
 
     width: int
@@ -83,6 +87,7 @@ class GroundCamera:
     vfov_deg: float
     camera_height_m: float
     bottom_distance_m: float
+    roll_deg: float = 0.0
 
     def __post_init__(self) -> None:
         if int(self.width) != self.width or int(self.height) != self.height or self.width < 1 or self.height < 1:
@@ -93,6 +98,10 @@ class GroundCamera:
             raise ValueError(f"camera_height_m must be > 0 metres, got {self.camera_height_m}")
         if self.bottom_distance_m <= 0:
             raise ValueError(f"bottom_distance_m must be > 0 metres, got {self.bottom_distance_m}")
+        if not -45.0 < self.roll_deg < 45.0:
+            raise ValueError(
+                f"roll_deg must be in (-45, 45) degrees, got {self.roll_deg}; is the photo turned upright?"
+            )
         if self.tilt_deg <= -90 + 1e-6 or self.tilt_deg >= 90:
             raise ValueError(f"camera tilt {self.tilt_deg:.1f}° is impossible; check vfov and distances")
 
@@ -119,10 +128,10 @@ class GroundCamera:
 
     @classmethod
     def from_exif(cls, photo: Any, camera_height_m: float, bottom_distance_m: float) -> GroundCamera:
-        """Build from a photo's EXIF tags.
+        """Build from a photo's EXIF tags, for the photo turned upright by its EXIF orientation.
 
-        Uses ``FocalLength`` with ``FocalPlaneYResolution`` (+ ``FocalPlaneResolutionUnit``),
-        else ``FocalLengthIn35mmFilm`` (35 mm equivalent, defined on the 43.27 mm diagonal).
+        The field of view comes from ``FocalLengthIn35mmFilm`` first, else from ``FocalLength``
+        and the sensor size (``FocalPlaneX/YResolution``); see :func:`geolab.photos.exif_field_of_view`.
 
         Args:
             photo: Path of the photo or an open ``PIL.Image``.
@@ -135,53 +144,122 @@ class GroundCamera:
         """
         from PIL import Image
 
-        name = str(photo) if isinstance(photo, (str, os.PathLike)) else getattr(photo, "filename", "") or "<image>"
         if isinstance(photo, (str, os.PathLike)):
             with Image.open(Path(photo)) as im:
-                exif = im.getexif()
-                size = im.size
+                exif, size, name = im.getexif(), im.size, str(photo)
         else:
-            exif = photo.getexif()
-            size = photo.size
-        width, height = size
-        sub = exif.get_ifd(_EXIF_IFD)
-        tags = {**dict(exif), **dict(sub)}
-        hint = (
-            f"Pass the vertical field of view instead: GroundCamera({width}, {height}, vfov_deg=..., ...) "
-            f"or `geolab beach-coverage --vfov-deg ...`."
-        )
-        focal = tags.get(_TAG_FOCAL_LENGTH)
-        yres = tags.get(_TAG_FP_YRES)
-        if focal is not None and yres is not None and _ratio(yres) > 0:
-            unit = int(tags.get(_TAG_FP_UNIT, 2))
-            mm = _UNIT_MM.get(unit)
-            if mm is None:
-                raise ExifError(f"{name}: FocalPlaneResolutionUnit={unit} has no physical unit. {hint}")
-            # FocalPlaneYResolution counts pixels of the *original* image per unit length.
-            orig_h = int(tags.get(_TAG_EXIF_H, height)) or height
-            orig_w = int(tags.get(_TAG_EXIF_W, width)) or width
-            # If the photo was rotated or resized, use the side that matches the image's height.
-            if (orig_w, orig_h) != (width, height) and (orig_h, orig_w) == (width, height):
-                orig_h = orig_w
-            sensor_h = orig_h / _ratio(yres) * mm
-            return cls.from_focal_length(width, height, _ratio(focal), sensor_h, camera_height_m, bottom_distance_m)
-        f35 = tags.get(_TAG_FOCAL_35MM)
-        if f35 is not None and float(f35) > 0:
-            diag35 = math.hypot(36.0, 24.0)
-            sensor_h = diag35 * height / math.hypot(width, height)
-            vfov = math.degrees(2 * math.atan(sensor_h / (2 * float(f35))))
-            return cls(width, height, vfov, camera_height_m, bottom_distance_m)
-        missing = []
-        if focal is None:
-            missing.append("FocalLength")
-        if yres is None:
-            missing.append("FocalPlaneYResolution")
-        missing.append("FocalLengthIn35mmFilm")
-        raise ExifError(f"{name}: EXIF lacks {' and '.join(missing)}, so the field of view is unknown. {hint}")
+            exif, size, name = (
+                photo.getexif(),
+                photo.size,
+                getattr(photo, "filename", "") or "<image>",
+            )
+        fov = exif_field_of_view(exif, (size[1], size[0]), name=name)
+        turned = int(exif.get(0x0112, 1) or 1) in (5, 6, 7, 8)
+        width, height = (size[1], size[0]) if turned else size
+        return cls(int(width), int(height), fov.vfov_deg, camera_height_m, bottom_distance_m)
+
+    @classmethod
+    def from_horizon(
+        cls,
+        width: int,
+        height: int,
+        vfov_deg: float,
+        camera_height_m: float,
+        horizon_row: float,
+        horizon_slope: float = 0.0,
+        dip_height_m: float | None = None,
+    ) -> GroundCamera:
+        """Build from the sea horizon seen in the photo instead of the bottom-edge distance.
+
+        The horizon is the line ``v = horizon_row + horizon_slope · (u − (W−1)/2)``. Its slope
+        is the camera's roll ``ρ = atan(slope)``; turning the photo by ``ρ`` about its centre
+        (:meth:`level`) makes it level at row ``v₀ = c + (horizon_row − c) · cos ρ`` with
+        ``c = (H−1)/2``. The visible sea horizon lies a small dip ``δ`` below the horizontal
+        (:func:`sea_horizon_dip_deg`), so the tilt is ``θ = atan((c − v₀) / f) + δ`` and the
+        bottom-edge distance follows as ``D_b = h / tan(θ + φ/2)``.
+
+        Args:
+            width: Image width ``W`` in pixels.
+            height: Image height ``H`` in pixels.
+            vfov_deg: Vertical field of view ``φ`` in degrees.
+            camera_height_m: Camera height above the ground in metres.
+            horizon_row: Row (pixels, fractional allowed) where the horizon crosses the centre column.
+            horizon_slope: ``dv/du`` of the horizon (rows per column, positive falling to the right).
+            dip_height_m: Eye height above the sea for the dip (default: ``camera_height_m``;
+                0 turns the dip off, e.g. for a horizon drawn on flat ground).
+
+        Returns:
+            The camera of the levelled photo, with ``roll_deg = ρ``.
+
+        Raises:
+            ValueError: The horizon is too low for the bottom edge to see the ground.
+        """
+        if not 0.0 < vfov_deg < 180.0:
+            raise ValueError(f"vfov_deg must be in (0, 180) degrees, got {vfov_deg}")
+        if not camera_height_m > 0:
+            raise ValueError(f"camera_height_m must be > 0 metres, got {camera_height_m}")
+        roll = math.atan(float(horizon_slope))
+        c = (height - 1) / 2
+        level_row = c + (float(horizon_row) - c) * math.cos(roll)
+        f = (height / 2) / math.tan(math.radians(vfov_deg) / 2)
+        dip = sea_horizon_dip_deg(camera_height_m if dip_height_m is None else dip_height_m)
+        tilt = math.degrees(math.atan2(c - level_row, f)) + dip
+        bottom_angle = math.radians(tilt + vfov_deg / 2)
+        if not 0.0 < bottom_angle < math.pi / 2:
+            where = "at or above the horizon" if bottom_angle <= 0 else "behind the camera's foot"
+            raise ValueError(
+                f"a horizon at row {horizon_row:.1f} of a {height}-pixel-high photo with a {vfov_deg:.1f}° field of "
+                f"view puts the bottom edge {where}; check the row (counted from the top of the upright photo) "
+                "and the field of view"
+            )
+        return cls(int(width), int(height), float(vfov_deg), camera_height_m,
+                   camera_height_m / math.tan(bottom_angle), math.degrees(roll))  # fmt: skip
 
     def with_size(self, width: int, height: int) -> GroundCamera:
-        """The same camera for a resized image (same vertical field of view and distances)."""
-        return GroundCamera(int(width), int(height), self.vfov_deg, self.camera_height_m, self.bottom_distance_m)
+        """The same camera for a resized image (same field of view, distances and roll)."""
+        return replace(self, width=int(width), height=int(height))
+
+    def sea_horizon_v(self, dip_height_m: float | None = None) -> float:
+        """Row of the visible sea horizon in the levelled photo (the dip below :attr:`horizon_v`).
+
+        Args:
+            dip_height_m: Eye height above the sea (default: the camera height).
+        """
+        dip = sea_horizon_dip_deg(self.camera_height_m if dip_height_m is None else dip_height_m)
+        return (self.height - 1) / 2 - self.focal_px * math.tan(math.radians(self.tilt_deg - dip))
+
+    def level(self, image: Any, fill: float = 0, interpolation: str | None = None) -> np.ndarray:
+        """Turn an image of the original (rolled) photo by ``roll_deg`` so its horizon is level.
+
+        The image turns about its centre ``((W−1)/2, (H−1)/2)`` and keeps its size; corners that
+        come from outside the photo get ``fill``.
+
+        Args:
+            image: ``(H, W)`` or ``(H, W, C)`` array of this camera's size.
+            fill: Value for pixels from outside the photo (e.g. 255, the ignore label, for masks).
+            interpolation: ``"linear"`` or ``"nearest"``; default nearest for integer or boolean
+                ``(H, W)`` masks, linear otherwise.
+
+        Returns:
+            The levelled image, same shape and dtype (the input itself when ``roll_deg`` is 0).
+        """
+        import cv2
+
+        arr = np.asarray(image)
+        if arr.shape[:2] != (self.height, self.width):
+            raise ValueError(f"image has shape {arr.shape} but the camera is {self.height} x {self.width}")
+        if self.roll_deg == 0.0:
+            return arr
+        if interpolation is None:
+            interpolation = "nearest" if arr.ndim == 2 and (arr.dtype == bool or arr.dtype.kind in "iu") else "linear"
+        flags = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[interpolation]
+        M = cv2.getRotationMatrix2D(((self.width - 1) / 2, (self.height - 1) / 2), self.roll_deg, 1.0)
+        src = arr.astype(np.uint8) if arr.dtype == bool else arr
+        if src.dtype.kind in "iu" and src.dtype.itemsize > 2:
+            src = src.astype(np.float32)
+        out = cv2.warpAffine(src, M, (self.width, self.height), flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=(fill,) * 4)  # fmt: skip
+        return out.astype(arr.dtype)
 
     # ------------------------------------------------------------------ intrinsics / extrinsics
     @property
@@ -200,13 +278,19 @@ class GroundCamera:
         return math.degrees(math.atan2(self.camera_height_m, self.bottom_distance_m)) - self.vfov_deg / 2
 
     @property
-    def K(self) -> np.ndarray:  # noqa: N802 - the usual name
+    def K(self) -> np.ndarray:
         """``(3, 3)`` intrinsic matrix."""
         f = self.focal_px
-        return np.array([[f, 0.0, (self.width - 1) / 2], [0.0, f, (self.height - 1) / 2], [0.0, 0.0, 1.0]])
+        return np.array(
+            [
+                [f, 0.0, (self.width - 1) / 2],
+                [0.0, f, (self.height - 1) / 2],
+                [0.0, 0.0, 1.0],
+            ]
+        )
 
     @property
-    def R(self) -> np.ndarray:  # noqa: N802
+    def R(self) -> np.ndarray:
         """``(3, 3)`` world→camera rotation (rows: camera x right, y down, z forward in world)."""
         t = math.radians(self.tilt_deg)
         s, c = math.sin(t), math.cos(t)
@@ -234,9 +318,9 @@ class GroundCamera:
         """Project world points (metres) to pixels; points behind the camera give NaN.
 
         Args:
-            X: World x in metres (array, broadcast with ``Y`` and ``Z``).
-            Y: World y in metres.
-            Z: Height in metres, up from the ground.
+            X: World ``X`` (right) in metres; arrays broadcast together.
+            Y: World ``Y`` (forward) in metres.
+            Z: Height above the ground in metres.
 
         Returns:
             ``(u, v)`` arrays of that shape.
@@ -307,7 +391,10 @@ class GroundCamera:
                 just before the horizon).
         """
         y_max = 3 * self.bottom_distance_m if max_distance_m is None else float(max_distance_m)
-        u, v = np.meshgrid(np.linspace(-0.5, self.width - 0.5, 65), np.linspace(-0.5, self.height - 0.5, 65))
+        u, v = np.meshgrid(
+            np.linspace(-0.5, self.width - 0.5, 65),
+            np.linspace(-0.5, self.height - 0.5, 65),
+        )
         X, Y = self.image_to_ground(u, v)
         ok = np.isfinite(Y)
         if not ok.any():
@@ -323,7 +410,7 @@ class GroundCamera:
         metres_per_pixel: float,
         extent: tuple[float, float, float, float] | None = None,
         interpolation: str | None = None,
-        fill: float | int = 0,
+        fill: float = 0,
     ) -> np.ndarray:
         """Bird's-eye view of the ground by ``cv2.warpPerspective``.
 
@@ -365,7 +452,12 @@ class GroundCamera:
             if flags == cv2.INTER_NEAREST and src.max(initial=0) < 2**15 and src.min(initial=0) >= -(2**15):
                 src = src.astype(np.int16)
         out = cv2.warpPerspective(
-            src, M, (out_w, out_h), flags=flags | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
+            src,
+            M,
+            (out_w, out_h),
+            flags=flags | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=fill,
         )
         # ground behind the camera would wrap around: blank it
         ys = y1 - (np.arange(out_h) + 0.5) * m

@@ -11,9 +11,15 @@ import torch
 from PIL import Image
 
 from geolab.cli import build_parser, main
-from geolab.coverage import COLUMNS, coverage_table, run_beach_coverage
+from geolab.coverage import coverage_table
+from geolab.coverage_cli import COLUMNS, DEFAULT_MAX_DISTANCE_M, run_beach_coverage
 from geolab.geometry import GroundCamera
 from geolab.synth.beach import render_scene
+
+
+def _read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +88,7 @@ def test_cli_two_photos_and_a_corrupt_one(tmp_path, model_path, capsys):
     captured = capsys.readouterr()
     assert code == 1  # measured, but something was skipped
     assert "corrupt.jpg" in captured.err and "2 photo(s) measured, 1 skipped" in captured.out
-    with out.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _read_csv(out)
     assert len(rows) == 2 and list(rows[0]) == COLUMNS
     assert [r["photo"] for r in rows] == [str(p0), str(p1)]
     assert sorted(q.name for q in (tmp_path / "ov").iterdir()) == ["beach0_overlay.png", "beach1_overlay.png"]
@@ -138,7 +143,8 @@ def test_prior_correction_uses_the_saved_class_weights(tmp_path, model_path, cap
         rows, _ = run_beach_coverage([p0], weighted, prior_correction=strength, **cam)
         s = 0.5 if strength is None else strength
         mask = predict_masks(model, image, class_bias=prior_bias(weights, s)).numpy()
-        expect = coverage_table(mask, GroundCamera(64, 48, 40.0, 1.5, 3.0))
+        expect = coverage_table(mask, GroundCamera(64, 48, 40.0, 1.5, 3.0), max_distance_m=DEFAULT_MAX_DISTANCE_M)
+        assert rows[0]["max_distance_m"] == DEFAULT_MAX_DISTANCE_M  # the safe default
         assert rows[0]["sand_beach_m2"] == pytest.approx(expect["sand_beach_m2"], rel=1e-6, abs=1e-12)
     # a checkpoint without class weights cannot be corrected: the error names the file and the fix
     with pytest.raises(ValueError, match=r"tiny\.pt.*class_weights"):

@@ -203,3 +203,77 @@ def test_top_down_colour_and_default_extent(cam):
 
 def test_polygon_area():
     assert polygon_area([0, 2, 2, 0], [0, 0, 3, 3]) == pytest.approx(6.0)
+
+
+# ---------------------------------------------------------------- calibration from the sea horizon
+def test_sea_horizon_dip_against_the_tangent_to_the_sphere():
+    from geolab.geometry import sea_horizon_dip_deg
+    from tests.field_fixtures import exact_dip_deg
+
+    for h in (0.5, 1.5, 10.0):
+        assert sea_horizon_dip_deg(h) == pytest.approx(exact_dip_deg(h), rel=1e-3)
+    assert sea_horizon_dip_deg(0.0) == 0.0
+    with pytest.raises(ValueError, match="eye_height_m"):
+        sea_horizon_dip_deg(-1.0)
+
+
+@pytest.mark.parametrize(
+    "size,vfov,tilt,roll",
+    [((640, 480), 40.0, 8.0, 0.0), ((640, 480), 40.0, 5.0, 3.0), ((480, 640), 51.0, 2.0, -4.0), ((800, 450), 35.0, 10.0, 1.5)],
+)
+def test_from_horizon_recovers_tilt_and_roll_of_a_rendered_view(size, vfov, tilt, roll):
+    from geolab.coverage import sea_horizon
+    from tests.field_fixtures import render_view
+
+    w, h = size
+    labels = render_view(w, h, vfov, 1.5, tilt, roll)  # ray-traced, sea sphere with refraction
+    found = sea_horizon(labels)
+    assert found is not None
+    row, slope, n = found
+    assert n > 0.9 * w
+    assert math.degrees(math.atan(slope)) == pytest.approx(roll, abs=0.05)
+    cam = GroundCamera.from_horizon(w, h, vfov, 1.5, row, slope)
+    assert cam.roll_deg == pytest.approx(roll, abs=0.05)
+    assert cam.tilt_deg == pytest.approx(tilt, abs=0.03)  # ~ a tenth of a pixel's angle
+    truth = GroundCamera(w, h, vfov, 1.5, 1.5 / math.tan(math.radians(tilt + vfov / 2)))
+    assert cam.bottom_distance_m == pytest.approx(truth.bottom_distance_m, rel=2e-3)
+    # levelling the rendered view leaves a level horizon at the camera's sea-horizon row
+    level = cam.level(labels, fill=255)
+    again = sea_horizon(np.where(level == 255, 6, level))
+    assert again is not None and abs(again[1]) < 2e-3
+    assert again[0] == pytest.approx(cam.sea_horizon_v(), abs=0.5)
+    # and the levelled view is the view of a roll-free camera (up to the filled corners)
+    flat = render_view(w, h, vfov, 1.5, tilt, 0.0)
+    valid = cam.level(np.ones((h, w), np.uint8), fill=0).astype(bool)
+    assert (level[valid] == flat[valid]).mean() > 0.995
+
+
+def test_from_horizon_without_dip_equals_flat_ground_horizon(cam):
+    back = GroundCamera.from_horizon(cam.width, cam.height, cam.vfov_deg, cam.camera_height_m, cam.horizon_v, dip_height_m=0)
+    assert back.bottom_distance_m == pytest.approx(cam.bottom_distance_m, rel=1e-9)
+    assert back.tilt_deg == pytest.approx(cam.tilt_deg, abs=1e-9)
+    with_dip = GroundCamera.from_horizon(cam.width, cam.height, cam.vfov_deg, 1.5, cam.sea_horizon_v())
+    assert with_dip.tilt_deg == pytest.approx(cam.tilt_deg, abs=1e-9)
+    assert cam.sea_horizon_v() > cam.horizon_v  # the sea horizon lies a little lower
+
+
+def test_from_horizon_errors_and_roll_limits(cam):
+    with pytest.raises(ValueError, match="bottom edge"):
+        GroundCamera.from_horizon(640, 480, 40.0, 1.5, 700.0)  # horizon far below the frame
+    with pytest.raises(ValueError, match="roll_deg"):
+        GroundCamera(640, 480, 40.0, 1.5, 3.0, roll_deg=60.0)
+    assert cam.with_size(320, 240).roll_deg == 0.0
+    rolled = GroundCamera(640, 480, 40.0, 1.5, 3.0, roll_deg=2.0)
+    assert rolled.with_size(320, 240).roll_deg == 2.0
+    assert cam.level(np.zeros((480, 640), np.uint8)) is not None
+    with pytest.raises(ValueError, match="shape"):
+        rolled.level(np.zeros((10, 10)))
+
+
+def test_from_horizon_rejects_impossible_views():
+    with pytest.raises(ValueError, match="behind the camera"):
+        GroundCamera.from_horizon(640, 480, 40.0, 1.5, -2000.0)  # horizon far above the frame: looking past vertical
+    with pytest.raises(ValueError, match="camera_height_m"):
+        GroundCamera.from_horizon(640, 480, 40.0, 0.0, 100.0)
+    with pytest.raises(ValueError, match="vfov_deg"):
+        GroundCamera.from_horizon(640, 480, 0.0, 1.5, 100.0)

@@ -5,3 +5,7 @@
 * :mod:`geolab.data.beachlitter`: the BeachLitter data set (real on-disk layout) as a torch
   ``Dataset``, its classes, palette and split.
 """
+
+from geolab.data.imageset import ImageSet
+
+__all__ = ["ImageSet"]

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from geolab.train.checkpoint import CheckpointError, load_weights
+
 __all__ = [
     "ACTIVATIONS",
     "BACKBONES",
@@ -330,10 +332,19 @@ def _default_weights(name: str):  # noqa: ANN202 - a torchvision WeightsEnum mem
 
 
 def weights_cache_path(name: str) -> Path:
-    """Where torch keeps the downloaded ImageNet weights of ``name`` (``<hub dir>/checkpoints/<file>``)."""
-    if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
-    url = _default_weights(name).url
+    """Where torch keeps the downloaded ImageNet weights of ``name`` (``<hub dir>/checkpoints/<file>``).
+
+    Args:
+        name: A torchvision model with pretrained weights, e.g. one of :data:`BACKBONES` or
+            ``"mobilenet_v3_large"`` (the backbone of the segmentation models).
+
+    Raises:
+        ValueError: torchvision knows no pretrained weights of that name.
+    """
+    try:
+        url = _default_weights(name).url
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {BACKBONES}") from exc
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
@@ -365,11 +376,10 @@ def pretrained_backbone(name: str = "resnet18", *, pretrained: bool = True, down
     if path.is_file():
         model = torchvision.models.get_model(name, weights=None)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except Exception as exc:  # noqa: BLE001 - any broken cache file gives the same advice
+            load_weights(model, path)
+        except CheckpointError as exc:
             warnings.warn(
-                f"Could not load the cached {name} weights from {path} ({type(exc).__name__}: {exc}). "
+                f"Could not load the cached {name} weights: {exc} "
                 "Delete the file and download again with pretrained_backbone(..., download=True).",
                 stacklevel=2,
             )

@@ -1,9 +1,11 @@
 """Saving, loading and applying segmentation models.
 
-* :func:`save_model` writes ``{"arch", "kwargs", "state_dict"}`` (plus the ``"model"`` entry
-  of :func:`geolab.train.save_checkpoint`, so :func:`geolab.train.load_weights` reads it too)
-  and any plain extras such as the class names and the training image size.
-* :func:`load_model` rebuilds the network from that file with ``torch.load(weights_only=True)``.
+* :func:`save_model` writes a :func:`geolab.train.save_checkpoint` file (weights under
+  ``"model"``) with the architecture's ``"arch"`` and ``"kwargs"`` and any plain extras such as
+  the class names and the training image size.
+* :func:`load_model` rebuilds the network from that file, read with
+  :func:`geolab.train.load_checkpoint` (``weights_only=True``; errors are
+  :class:`geolab.train.CheckpointError`).
 * :func:`predict_masks` turns images into label maps, padding sizes that are not a multiple
   of the network's stride.
 """
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from geolab.segmentation.models import ARCHITECTURES, _pad_to_multiple, build_model
+from geolab.train.checkpoint import CheckpointError, load_checkpoint, model_state, save_checkpoint
 
 __all__ = ["load_model", "predict_masks", "prior_bias", "save_model"]
 
@@ -40,8 +43,6 @@ def save_model(path: str | os.PathLike[str], model: nn.Module, **extra: Any) -> 
     Returns:
         The path written.
     """
-    from geolab.train import save_checkpoint
-
     arch = getattr(model, "arch", None)
     kwargs = getattr(model, "arch_kwargs", None)
     if arch is None or kwargs is None:
@@ -53,9 +54,7 @@ def save_model(path: str | os.PathLike[str], model: nn.Module, **extra: Any) -> 
     reserved = {"arch", "kwargs", "state_dict"} & set(extra)
     if reserved:
         raise ValueError(f"save_model: {sorted(reserved)} are reserved names; rename the extra entries")
-    state = model.state_dict()
-    # "state_dict" and save_checkpoint's "model" share the same tensors; torch.save stores them once.
-    return save_checkpoint(path, model, arch=str(arch), kwargs=dict(kwargs), state_dict=state, **extra)
+    return save_checkpoint(path, model, arch=str(arch), kwargs=dict(kwargs), **extra)
 
 
 def load_model(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> nn.Module:
@@ -70,40 +69,30 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
         are in ``model.checkpoint_info``.
 
     Raises:
-        FileNotFoundError: No such file.
-        ValueError: The file is not a model saved by :func:`save_model` or does not fit.
+        geolab.train.CheckpointError: The file is missing (also a ``FileNotFoundError``), unreadable,
+            not a model saved by :func:`save_model`, or its weights do not fit; the message names
+            the file and the fix.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"model file {path} does not exist; train and save one first (notebook 08 saves "
-            "checkpoints/beachlitter_*.pt under geolab.runtime.data_dir())"
-        )
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-        raise ValueError(
-            f"cannot read model file {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
-            "Is it a file written by geolab.segmentation.save_model?"
-        ) from exc
-    if not isinstance(state, dict) or "arch" not in state or "kwargs" not in state:
-        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise ValueError(
-            f"{path} is not a model saved by geolab.segmentation.save_model (it holds {keys}, "
-            "expected 'arch', 'kwargs' and 'state_dict'); weights-only checkpoints load with "
+    state = load_checkpoint(path, map_location=map_location)
+    if "arch" not in state or "kwargs" not in state:
+        raise CheckpointError(
+            f"{path} is not a model saved by geolab.segmentation.save_model (it holds {sorted(state)}, "
+            "expected 'arch', 'kwargs' and 'model'); load weights-only checkpoints with "
             "geolab.train.load_weights into a model you build yourself"
         )
     arch, kwargs = state["arch"], dict(state["kwargs"])
     if arch not in ARCHITECTURES:
-        raise ValueError(f"{path}: unknown architecture {arch!r}; this geolab knows {ARCHITECTURES}")
+        raise CheckpointError(f"{path}: unknown architecture {arch!r}; this geolab knows {ARCHITECTURES}")
     kwargs.pop("pretrained_backbone", None)  # the weights come from the file
     num_classes = kwargs.pop("num_classes", 8)
     model = build_model(arch, num_classes=num_classes, **kwargs)
-    weights = state.get("state_dict", state.get("model"))
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(model_state(state, path))  # older files also stored a copy as "state_dict"
     except (RuntimeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: the weights do not fit a {arch} built with {state['kwargs']}: {exc}") from exc
+        raise CheckpointError(
+            f"{path}: the weights do not fit a {arch} built with {state['kwargs']}: {exc}; the file was "
+            "written by a different version of the model, retrain and save it again"
+        ) from exc
     model.checkpoint_info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
     return model.to(map_location).eval()
 

@@ -18,12 +18,13 @@ cropped back).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from geolab.nn import weights_cache_path
 
 __all__ = [
     "ARCHITECTURES",
@@ -303,13 +304,6 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _backbone_cache(backbone: str) -> tuple[Any, Path]:
-    import torchvision
-
-    weights = torchvision.models.get_model_weights(backbone).DEFAULT
-    return weights, Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
-
-
 class TorchvisionSegmenter(nn.Module):
     """torchvision's DeepLabV3 or LR-ASPP behind the course's interface.
 
@@ -333,7 +327,7 @@ class TorchvisionSegmenter(nn.Module):
         builder, backbone = _TV[variant]
         weights_backbone = None
         if pretrained_backbone:
-            weights, path = _backbone_cache(backbone)
+            weights, path = torchvision.models.get_model_weights(backbone).DEFAULT, weights_cache_path(backbone)
             if not path.is_file():
                 raise FileNotFoundError(
                     f"pretrained_backbone=True needs the ImageNet weights of {backbone} at {path}, which are not "
