@@ -4,6 +4,11 @@ One submodule a family; every public name is importable as ``geolab.nn.NAME``.
 
 * :mod:`geolab.nn.core`: :class:`MLP`, :class:`SmallCNN`, :func:`conv_output_size`,
   :func:`count_parameters`, :func:`set_requires_grad`, :func:`pretrained_backbone`.
+* :mod:`geolab.nn.detection`: :class:`TinySSD` (a single-shot detector), anchors, box
+  encoding, IoU, NMS and mAP.
+* :mod:`geolab.nn.superres`: :class:`SRCNN`, training pairs (:func:`degrade`) and :func:`psnr`.
+* :mod:`geolab.nn.gan`: a DCGAN (:class:`Generator`, :class:`Discriminator`) for 8 x 8 images,
+  :func:`train_gan` and :func:`frechet_distance`.
 """
 
 from __future__ import annotations
@@ -19,15 +24,50 @@ from geolab.nn.core import (
     set_requires_grad,
     weights_cache_path,
 )
+from geolab.nn.detection import (
+    TinySSD,
+    average_precision,
+    box_iou,
+    decode_boxes,
+    detection_loss,
+    encode_boxes,
+    make_anchors,
+    match_anchors,
+    mean_average_precision,
+    nms,
+    postprocess,
+)
+from geolab.nn.gan import Discriminator, GANHistory, Generator, frechet_distance, train_gan
+from geolab.nn.superres import SRCNN, degrade, psnr, random_crops
 
 __all__ = [
     "ACTIVATIONS",
     "BACKBONES",
     "MLP",
+    "SRCNN",
+    "Discriminator",
+    "GANHistory",
+    "Generator",
     "SmallCNN",
+    "TinySSD",
+    "average_precision",
+    "box_iou",
     "conv_output_size",
     "count_parameters",
+    "decode_boxes",
+    "degrade",
+    "detection_loss",
+    "encode_boxes",
+    "frechet_distance",
+    "make_anchors",
+    "match_anchors",
+    "mean_average_precision",
+    "nms",
+    "postprocess",
     "pretrained_backbone",
+    "psnr",
+    "random_crops",
     "set_requires_grad",
+    "train_gan",
     "weights_cache_path",
 ]

@@ -260,12 +260,12 @@ def fit_epoch(state: FitState, loss_fn: Callable[..., torch.Tensor], step: Step 
                 nn.utils.clip_grad_norm_(net.parameters(), state.grad_clip)
             state.scaler.step(optimizer)
             state.scaler.update()
-        n = batch_size(batch)
-        loss_sum += loss.item() * n
+        n, value = batch_size(batch), loss.item()
+        loss_sum += value * n
         seen += n
         bar.update(1)
         for callback in state.callbacks:
-            callback.on_batch_end(state, i, loss.item())
+            callback.on_batch_end(state, i, value)
     bar.close()
     total_loss, total_seen = distributed.all_reduce_sum([loss_sum, seen], state.device).tolist()
     if total_seen == 0:
