@@ -1,7 +1,7 @@
 """Training and inference speed of the segmentation models, as ratios against the U-Net.
 
     python benchmarks/segmentation_speed.py                  # 128 x 96 images, batch 8
-    python benchmarks/segmentation_speed.py --size 256 192 --batch 4 --steps 5
+    python benchmarks/segmentation_speed.py --size 192 256 --batch 4 --steps 5   # (height, width)
 
 Each model does ``--warmup`` untimed steps, then ``--steps`` timed training steps (forward,
 loss, backward, Adam step) and ``--steps`` timed inference passes (eval mode, no_grad) on
@@ -67,13 +67,13 @@ def measure(name: str, kwargs: dict, width: int, height: int, batch: int, steps:
 
 def main(argv: list[str] | None = None) -> dict[str, dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--size", nargs=2, type=int, default=[128, 96], metavar=("WIDTH", "HEIGHT"))
+    p.add_argument("--size", nargs=2, type=int, default=[96, 128], metavar=("HEIGHT", "WIDTH"))
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--models", nargs="*", default=list(MODELS), help="subset of: " + ", ".join(MODELS))
     args = p.parse_args(argv)
-    width, height = args.size
+    height, width = args.size
     names = ["U-Net (base 16)"] + [m for m in args.models if m != "U-Net (base 16)"]
     print(f"{width} x {height} images, batch {args.batch}, median of {args.steps} steps, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text.replace("%%", "%"))
         add_arguments(p)
         p.set_defaults(_run=run)
+    # differentiable feature clustering (geolab.unsupervised) registers its own sub-command
+    importlib.import_module("geolab.unsupervised.cli").add_parser(sub)
     return parser
 
 

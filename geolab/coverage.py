@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from geolab.data.beachlitter import ARTIFICIAL, CLASSES, IGNORE_INDEX, NATURAL, PALETTE
+from geolab.constants import IGNORE_INDEX
+from geolab.data.beachlitter import ARTIFICIAL, CLASSES, NATURAL, PALETTE, SAND, TRAIN_ID
 from geolab.geometry import GroundCamera
 
 __all__ = [
@@ -36,9 +37,8 @@ __all__ = [
     "sea_horizon",
 ]
 
-SAND = CLASSES.index("Sand Beach")
-SEA = CLASSES.index("Sea")
-SKY = CLASSES.index("Sky")
+SEA = TRAIN_ID["sea"]
+SKY = TRAIN_ID["sky"]
 
 
 def class_slug(name: str) -> str:

@@ -11,10 +11,17 @@ from PIL import Image
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from geolab.data import GeoDataset
 from geolab.data.beachlitter import (
+    ARTIFICIAL,
     CLASSES,
+    DATASET_ID,
     IGNORE_INDEX,
+    LITTER,
+    NATURAL,
     PALETTE,
+    SAND,
+    TRAIN_ID,
     BeachLitter,
     BeachLitterFormatError,
     class_frequencies,
@@ -30,28 +37,26 @@ from geolab.data.fetch import DatasetNotFoundError
 STEMS = ["000008", "000012", "000031", "000100", "000205"]
 
 
-def _voc_reference(n: int = 256) -> np.ndarray:
-    """The PASCAL-VOC colour map as published in the VOC devkit (bit interleaving)."""
+#: The first 21 colours of the PASCAL-VOC colour map (the VOC 2012 devkit's class colours) and
+#: the "void" colour of index 255, typed out: an oracle independent of ``voc_colormap``.
+VOC_COLOURS = {
+    0: (0, 0, 0), 1: (128, 0, 0), 2: (0, 128, 0), 3: (128, 128, 0), 4: (0, 0, 128), 5: (128, 0, 128),
+    6: (0, 128, 128), 7: (128, 128, 128), 8: (64, 0, 0), 9: (192, 0, 0), 10: (64, 128, 0), 11: (192, 128, 0),
+    12: (64, 0, 128), 13: (192, 0, 128), 14: (64, 128, 128), 15: (192, 128, 128), 16: (0, 64, 0),
+    17: (128, 64, 0), 18: (0, 192, 0), 19: (128, 192, 0), 20: (0, 64, 128), 255: (224, 224, 192),
+}  # fmt: skip
 
-    def bit(v: int, i: int) -> int:
-        return (v >> i) & 1
 
-    out = []
-    for k in range(n):
-        r = g = b = 0
-        c = k
-        for j in range(8):
-            r |= bit(c, 0) << (7 - j)
-            g |= bit(c, 1) << (7 - j)
-            b |= bit(c, 2) << (7 - j)
-            c >>= 3
-        out.append((r, g, b))
-    return np.array(out, dtype=np.uint8)
+def _fixture_palette() -> bytes:
+    pal = np.zeros((256, 3), np.uint8)
+    for i, c in VOC_COLOURS.items():
+        pal[i] = c
+    return pal.tobytes()
 
 
 def _palette_png(path: Path, ids: np.ndarray) -> None:
     im = Image.frombytes("P", (ids.shape[1], ids.shape[0]), ids.astype(np.uint8).tobytes())
-    im.putpalette(_voc_reference().tobytes())
+    im.putpalette(_fixture_palette())
     im.save(path)
 
 
@@ -70,9 +75,19 @@ def _make(root: Path, sizes=None, stems=STEMS, seed=0) -> Path:
 
 
 def test_constants():
-    assert len(CLASSES) == 8 and CLASSES[0] == "Artificial Litter" and CLASSES[4] == "Natural Litter"
-    np.testing.assert_array_equal(np.array(PALETTE, dtype=np.uint8), _voc_reference()[1:9])
-    np.testing.assert_array_equal(voc_colormap(), _voc_reference())
+    # the class table of the data description (Sugiyama et al. 2022), typed out
+    assert CLASSES == ("Artificial Litter", "Background", "Living", "Sea", "Natural Litter", "Sky", "Sand Beach",
+                       "Non Living")  # fmt: skip
+    assert PALETTE == ((128, 0, 0), (0, 128, 0), (128, 128, 0), (0, 0, 128), (128, 0, 128), (0, 128, 128),
+                       (128, 128, 128), (64, 0, 0))  # fmt: skip
+    assert LITTER == (0, 4) and (ARTIFICIAL, NATURAL, SAND) == (0, 4, 6)
+    assert DATASET_ID["sand"] == 7 and TRAIN_ID["sand"] == 6
+    cmap = voc_colormap()
+    assert cmap.shape == (256, 3) and cmap.dtype == np.uint8
+    for i, colour in VOC_COLOURS.items():
+        assert tuple(cmap[i]) == colour, i
+    assert len({tuple(c) for c in cmap}) == 256  # every index its own colour
+    assert BeachLitter.classes == CLASSES and BeachLitter.palette == PALETTE and BeachLitter.ignore_index == 255
 
 
 def test_items_and_train_ids(tmp_path):
@@ -103,15 +118,26 @@ def test_ids_to_train():
 
 def test_split_is_deterministic_and_disjoint(tmp_path):
     stems = [f"{i:06d}" for i in range(1, 51)]
-    train, test = split_stems(stems, "train"), split_stems(stems, "test")
-    assert len(test) == 10 and len(train) == 40 and not set(train) & set(test)
+    train, val, test = (split_stems(stems, s) for s in ("train", "val", "test"))
+    assert (len(train), len(val), len(test)) == (35, 5, 10)
+    assert not set(train) & set(test) and not set(train) & set(val) and not set(val) & set(test)
+    assert sorted(train + val + test) == stems
     assert split_stems(stems[::-1], "test") == test  # order of listing does not matter
     assert split_stems(stems, "test", seed=1) != test
-    _make(tmp_path, stems=STEMS)
-    a, b = BeachLitter(tmp_path, "train"), BeachLitter(tmp_path, "test")
-    assert len(a) == 4 and len(b) == 1 and set(a.stems) | set(b.stems) == set(STEMS)
+    # the test split is the paper-style 80/20 one: the first 20 % of a seeded shuffle of the sorted stems,
+    # and it does not move when the validation share changes
+    perm = np.random.default_rng(0).permutation(50)
+    assert test == sorted(stems[i] for i in perm[:10])
+    assert split_stems(stems, "test", fractions=(0.8, 0.0, 0.2)) == test
+    assert split_stems(stems, "train", fractions=(0.8, 0.0, 0.2)) == sorted(train + val)
+    _make(tmp_path, stems=[f"{i:06d}" for i in range(1, 21)])
+    parts = {s: BeachLitter(tmp_path, s) for s in ("train", "val", "test", "all")}
+    assert [len(parts[s]) for s in ("train", "val", "test", "all")] == [14, 2, 4, 20]
+    assert sorted(parts["train"].stems + parts["val"].stems + parts["test"].stems) == parts["all"].stems
+    assert isinstance(parts["val"], GeoDataset) and isinstance(parts["val"], torch.utils.data.Dataset)
+    assert parts["val"].split == "val" and parts["val"].num_classes == 8
     with pytest.raises(ValueError, match="split"):
-        BeachLitter(tmp_path, "val")
+        BeachLitter(tmp_path, "validation")
 
 
 def test_joint_transforms_and_size(tmp_path):

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.ensemble import AdaBoostClassifier
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from geolab.classic.adaboost import AdaBoost, stump_predict
 
@@ -39,6 +41,7 @@ def test_accuracy_close_to_sklearn_on_digits():
     assert abs(ours - ref) <= 0.03, (ours, ref)
 
 
+@pytest.mark.slow
 def test_accuracy_close_to_sklearn_on_haar_features():
     from skimage.data import lfw_subset
 
@@ -126,22 +129,67 @@ def test_input_validation():
     X = np.random.default_rng(5).normal(size=(10, 3))
     y = np.r_[np.zeros(5), np.ones(5)].astype(int)
     with pytest.raises(ValueError, match="n_estimators"):
-        AdaBoost(0)
-    with pytest.raises(ValueError, match="2-D"):
+        AdaBoost(0).fit(X, y)
+    with pytest.raises(ValueError, match="max_features"):
+        AdaBoost(3, max_features=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="2D"):
         AdaBoost(3).fit(X[:, 0], y)
-    with pytest.raises(ValueError, match="one label per row"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         AdaBoost(3).fit(X, y[:-1])
-    with pytest.raises(ValueError, match="0 or 1"):
-        AdaBoost(3).fit(X, y * 2)
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="Only binary"):
+        AdaBoost(3).fit(X, np.arange(10) % 3)
+    with pytest.raises(ValueError, match="Only binary"):
         AdaBoost(3).fit(X, np.ones(10, int))
     with pytest.raises(ValueError, match="NaN"):
         AdaBoost(3).fit(np.where(X > 1, np.nan, X), y)
     with pytest.raises(ValueError, match="sample_weight"):
         AdaBoost(3).fit(X, y, sample_weight=-np.ones(10))
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(NotFittedError):
         AdaBoost(3).predict(X)
-    with pytest.raises(ValueError, match="fitted on 3"):
+    with pytest.raises(ValueError, match="expecting 3 features"):
         AdaBoost(3).fit(X, y).predict(X[:, :2])
     with pytest.raises(ValueError, match="better than chance"):
         AdaBoost(3).fit(np.ones((10, 3)), y)
+
+
+def test_any_two_labels_and_probabilities():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(60, 4))
+    y01 = (X[:, 1] > 0.2).astype(int)
+    labels = np.array(["rock", "water"])[y01]
+    a = AdaBoost(10).fit(X, y01)
+    b = AdaBoost(10).fit(X, labels)
+    assert b.classes_.tolist() == ["rock", "water"]
+    np.testing.assert_array_equal(b.predict(X), np.array(["rock", "water"])[a.predict(X)])
+    proba = b.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # logistic link of the vote, and argmax agrees with predict
+    np.testing.assert_allclose(np.log(proba[:, 1] / proba[:, 0]), b.decision_function(X), atol=1e-9)
+    np.testing.assert_array_equal(b.classes_[proba.argmax(axis=1)], b.predict(X))
+
+
+def test_random_state_drives_max_features():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(80, 20))
+    y = (X[:, :5].sum(axis=1) > 0).astype(int)
+    a = AdaBoost(15, max_features=0.3, random_state=0).fit(X, y)
+    b = AdaBoost(15, max_features=0.3, random_state=0).fit(X, y)
+    c = AdaBoost(15, max_features=0.3, random_state=1).fit(X, y)
+    np.testing.assert_array_equal(a.features_, b.features_)  # same seed, same model
+    assert not np.array_equal(a.features_, c.features_)  # the seed matters
+    full = AdaBoost(15).fit(X, y)
+    assert np.array_equal(full.features_, AdaBoost(15, random_state=5).fit(X, y).features_)  # deterministic
+
+
+def test_stump_rule_vectorised():
+    x = np.array([[0.125, 5.0], [0.75, 1.0], [0.5, 3.0]])
+    h = stump_predict(x, np.array([0.5, 2.0]), np.array([1, -1]))
+    np.testing.assert_array_equal(h, [[0, 0], [1, 1], [0, 0]])  # 0.5 is not above 0.5; 3.0 is not <= 2.0
+    np.testing.assert_array_equal(h[:, 0], stump_predict(x[:, 0], 0.5, 1))
+    # values are compared at float32 precision, where the thresholds were searched
+    assert float(np.float32(0.2)) > 0.2 and stump_predict([0.2], 0.2, 1)[0] == 1
+
+
+@parametrize_with_checks([AdaBoost(n_estimators=10), AdaBoost(n_estimators=10, max_features=0.5, random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

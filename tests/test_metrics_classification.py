@@ -167,3 +167,25 @@ def test_bool_labels_and_tensor_scores():
     assert M.average_precision(y.astype(bool), torch.from_numpy(s).float()) == pytest.approx(
         skm.average_precision_score(y, s.astype(np.float32))
     )
+
+
+def test_split_metrics_accumulate_batches():
+    y, s = _scores(8, n=120, pos=0.2)
+    logits = torch.from_numpy(s).float()
+    ap, par = M.AveragePrecision(), M.PrecisionAtRecall(recall=0.5)
+    for i in range(0, 120, 32):
+        ap.update(logits[i : i + 32], torch.from_numpy(y[i : i + 32]))
+        par.update(logits[i : i + 32, None], torch.from_numpy(y[i : i + 32]))  # (N, 1) logits
+    assert ap.compute() == pytest.approx(skm.average_precision_score(y, s.astype(np.float32)))
+    assert par.compute() == pytest.approx(_oracle_precision_at_recall(y, s.astype(np.float32), 0.5)[0])
+    # two-class logits rank by their margin, as the softmax probability of class 1
+    two = torch.stack([torch.zeros(120), logits], dim=1)
+    prob = torch.softmax(two, 1)[:, 1].numpy()
+    assert M.AveragePrecision().update(two, y).compute() == pytest.approx(skm.average_precision_score(y, prob))
+    ap.reset()
+    with pytest.raises(ValueError, match="no batch"):
+        ap.compute()
+    with pytest.raises(ValueError, match="binary scores"):
+        ap.update(torch.zeros(4, 3), torch.zeros(4))
+    with pytest.raises(ValueError, match="targets"):
+        ap.update(torch.zeros(4), torch.zeros(5))

@@ -21,7 +21,7 @@ from geolab.segmentation import (
     save_model,
     weighted_cross_entropy,
 )
-from geolab.segmentation.models import FusionUnit
+from geolab.segmentation.models import FusionUnit, pad_to_multiple
 
 
 def _count_unet(base: int, depth: int, cin: int = 3, classes: int = 8) -> int:
@@ -149,14 +149,34 @@ def test_load_model_errors_name_the_file(tmp_path):
         save_model(tmp_path / "x.pt", torch.nn.Conv2d(3, 8, 1))
 
 
+def _numpy_reflect_pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Oracle for the padding: NumPy's ``reflect`` mode (edge not repeated) at bottom and right."""
+    h, w = x.shape[-2:]
+    width = [(0, 0)] * (x.ndim - 2) + [(0, (-h) % multiple), (0, (-w) % multiple)]
+    return torch.from_numpy(np.pad(x.numpy(), width, mode="reflect"))
+
+
+def test_pad_to_multiple_against_numpy():
+    x = torch.arange(2 * 3 * 5 * 7, dtype=torch.float32).reshape(2, 3, 5, 7)
+    padded, h, w = pad_to_multiple(x, 4)
+    assert (h, w) == (5, 7) and padded.shape == (2, 3, 8, 8)
+    torch.testing.assert_close(padded, _numpy_reflect_pad(x, 4))
+    same, _, _ = pad_to_multiple(x[..., :4, :4], 4)
+    assert torch.equal(same, x[..., :4, :4])
+    # padding as large as the image: reflection is impossible, the edge is replicated
+    tiny, _, _ = pad_to_multiple(x[..., :1, :2], 4)
+    torch.testing.assert_close(tiny, torch.from_numpy(np.pad(x[..., :1, :2].numpy(), [(0, 0)] * 2 + [(0, 3), (0, 2)],
+                                                             mode="edge")))  # fmt: skip
+
+
 def test_predict_masks_pads_and_matches_argmax():
     torch.manual_seed(0)
     model = build_model("unet", base=4, depth=3).eval()  # stride 8
     imgs = torch.randint(0, 256, (3, 3, 21, 30), dtype=torch.uint8)
     masks = predict_masks(model, imgs, batch_size=2)
     assert masks.shape == (3, 21, 30) and masks.dtype == torch.int64
-    with torch.no_grad():
-        direct = model(imgs.float() / 255).argmax(1)  # the U-Net pads internally the same way
+    with torch.no_grad():  # oracle: pad with NumPy to 24 x 32, run, crop, argmax
+        direct = model(_numpy_reflect_pad(imgs.float() / 255, 8))[..., :21, :30].argmax(1)
     assert torch.equal(masks, direct)
     # a single HxWx3 NumPy image and a list of differently sized images
     one = predict_masks(model, imgs[0].permute(1, 2, 0).numpy())
@@ -167,6 +187,64 @@ def test_predict_masks_pads_and_matches_argmax():
     assert lab.shape == (1, 21, 30) and prob.shape == (1, 8, 21, 30)
     torch.testing.assert_close(prob.sum(1), torch.ones(1, 21, 30))
     assert model.training is False
+
+
+# ------------------------------------------------------------------------------- any number of bands
+
+
+@pytest.mark.parametrize("name,kwargs", [("unet", {"base": 4, "depth": 2}),
+                                         ("hrnet", {"base": 4, "num_branches": 2, "blocks": 1}),
+                                         ("lraspp", {}), ("deeplabv3_mobilenet", {})])  # fmt: skip
+def test_models_take_five_bands(name, kwargs):
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=4, in_channels=5, **kwargs).eval()
+    assert model.in_channels == 5
+    x = torch.rand(2, 5, 35, 42)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, 4, 35, 42)
+    # every band reaches the output: the gradient with respect to the fifth band is not zero
+    xg = x.clone().requires_grad_(True)
+    model(xg).square().sum().backward()
+    assert float(xg.grad[:, 4].abs().sum()) > 0
+    with pytest.raises(ValueError, match=r"\(N, 5, H, W\)"):
+        model(torch.rand(1, 3, 32, 32))
+    masks = predict_masks(model, x)  # float bands are passed as they are
+    with torch.no_grad():
+        assert torch.equal(masks, y.argmax(1)) or name in ("lraspp", "deeplabv3_mobilenet")
+
+
+def test_predict_masks_with_five_bands():
+    torch.manual_seed(0)
+    model = build_model("unet", num_classes=3, in_channels=5, base=4, depth=2).eval()  # stride 4
+    stack = torch.randn(2, 5, 18, 23)  # standardised reflectances: negative values too
+    masks = predict_masks(model, stack)
+    with torch.no_grad():
+        expected = model(_numpy_reflect_pad(stack, 4))[..., :18, :23].argmax(1)
+    assert torch.equal(masks, expected)
+    # (H, W, 5) arrays and a list of them give the same
+    assert torch.equal(predict_masks(model, stack[0].permute(1, 2, 0).numpy()), masks[0])
+    assert torch.equal(predict_masks(model, [stack[1]])[0], masks[1])
+    with pytest.raises(ValueError, match="5 channels"):
+        predict_masks(model, torch.rand(3, 18, 23))
+
+
+def test_torchvision_widened_conv_keeps_rgb_filters(tmp_path):
+    from geolab.segmentation.models import TorchvisionSegmenter
+
+    torch.manual_seed(0)
+    rgb = TorchvisionSegmenter("lraspp", num_classes=2)
+    first = next(m for m in rgb.net.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    torch.manual_seed(0)
+    five = TorchvisionSegmenter("lraspp", num_classes=2, in_channels=5)
+    wide = next(m for m in five.net.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    assert wide.in_channels == 5 and wide.out_channels == first.out_channels
+    torch.testing.assert_close(wide.weight[:, :3], first.weight)  # same seed, same RGB filters
+    torch.testing.assert_close(wide.weight[:, 3], first.weight.mean(1))
+    assert five.mean.shape == (1, 5, 1, 1) and float(five.std[0, 4]) == 1.0
+    # saved and rebuilt with its band count
+    path = save_model(tmp_path / "five.pt", build_model("unet", num_classes=3, in_channels=5, base=4, depth=2))
+    assert load_model(path).in_channels == 5
 
 
 def test_prior_bias_divides_the_probabilities_by_the_weights():

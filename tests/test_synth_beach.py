@@ -53,7 +53,7 @@ def test_litter_has_distinct_colour_from_sand():
 def test_true_areas_match_pixel_areas(seed):
     cam = GroundCamera(800, 600, 42.0, 1.5, 3.0)
     _, mask, meta = render_scene(seed, camera=cam, n_artificial=12, n_natural=4)
-    for cid, name in ((1, "Artificial Litter"), (5, "Natural Litter")):
+    for cid, name in ((1, "Artificial Litter"), (5, "Natural Litter")):  # the real data's ids and names
         true = meta["true_area_m2"][name]
         objs = [o for o in meta["objects"] if o["class_id"] == cid]
         assert true == pytest.approx(sum(polygon_area(*np.array(o["polygon_m"]).T) for o in objs), rel=1e-3)
@@ -77,7 +77,7 @@ def test_random_camera_puts_horizon_in_frame():
 
 
 def test_write_dataset_round_trips_through_loader(tmp_path):
-    out = write_dataset(tmp_path, n=6, seed=1, size=(64, 48))
+    out = write_dataset(tmp_path, n=6, seed=1, size=(48, 64))  # (height, width)
     assert out == tmp_path / "beachlitter"
     assert sorted(p.name for p in (out / "images").iterdir())[0] == "000001.jpg"
     ds = BeachLitter(tmp_path)
@@ -87,7 +87,7 @@ def test_write_dataset_round_trips_through_loader(tmp_path):
     for i, stem in enumerate(ds.stems):
         image, mask = ds[i]
         assert image.shape == (3, 48, 64) and mask.dtype == torch.int64
-        _, ref_mask, ref_meta = render_scene(meta[stem]["seed"], 64, 48)
+        _, ref_mask, ref_meta = render_scene(meta[stem]["seed"], width=64, height=48)
         np.testing.assert_array_equal(mask.numpy(), ref_mask.astype(np.int64) - 1)  # train id = id - 1
         assert meta[stem]["true_area_m2"] == pytest.approx(ref_meta["true_area_m2"])
         assert isinstance(meta[stem]["ground_camera"], GroundCamera)
@@ -96,7 +96,7 @@ def test_write_dataset_round_trips_through_loader(tmp_path):
     assert rows[0].startswith("stem,seed,width,height,vfov_deg") and len(rows) == 7
     json.loads((out / "synthetic_meta.json").read_text())
     # same seed -> same files
-    out2 = write_dataset(tmp_path / "again", n=6, seed=1, size=(64, 48))
+    out2 = write_dataset(tmp_path / "again", n=6, seed=1, size=(48, 64))
     assert (out2 / "maskpngs" / "000003.png").read_bytes() == (out / "maskpngs" / "000003.png").read_bytes()
 
 
@@ -109,3 +109,9 @@ def test_bad_arguments(tmp_path):
         (tmp_path / "x" / "beachlitter" / "images").mkdir(parents=True)
         (tmp_path / "x" / "beachlitter" / "maskpngs").mkdir()
         read_meta(tmp_path / "x")
+
+
+def test_ids_are_the_real_data_sets():
+    # the ids of the BeachLitter data description (Sugiyama et al. 2022), typed out independently
+    assert ID == {"artificial": 1, "background": 2, "living": 3, "sea": 4, "natural": 5, "sky": 6, "sand": 7,
+                  "nonliving": 8}  # fmt: skip

@@ -46,7 +46,9 @@ SCRIPT = textwrap.dedent(
     if distributed.is_main_process():
         torch.save({"weights": model.state_dict(), "history": dict(hist),
                     "world_size": distributed.world_size()}, out)
-    print("rank", distributed.rank(), "of", distributed.world_size(), "done")
+    # One file per rank (printed lines of two processes can interleave on a shared stdout).
+    with open(f"{out}.rank{distributed.rank()}-of-{distributed.world_size()}", "w") as done:
+        done.write("done")
     """
 )
 
@@ -68,7 +70,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     ddp = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                 str(script), str(tmp_path / "ddp.pt"), "4", "ddp"], tmp_path)
     assert ddp.returncode == 0, ddp.stdout + ddp.stderr
-    assert "rank 0 of 2 done" in ddp.stdout and "rank 1 of 2 done" in ddp.stdout
+    assert (tmp_path / "ddp.pt.rank0-of-2").exists() and (tmp_path / "ddp.pt.rank1-of-2").exists()
     a = torch.load(tmp_path / "single.pt", weights_only=True)
     b = torch.load(tmp_path / "ddp.pt", weights_only=True)
     assert a["world_size"] == 1 and b["world_size"] == 2

@@ -25,41 +25,36 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["AdaBoost", "stump_predict"]
 
 _EPS = 1e-10
 
 
-def stump_predict(x: ArrayLike, threshold: float, polarity: int) -> np.ndarray:
-    """Output of one decision stump.
+def stump_predict(x: ArrayLike, threshold: ArrayLike, polarity: ArrayLike) -> np.ndarray:
+    """Output of decision stumps: the one place that states the stump rule.
+
+    A stump says 1 where ``x > threshold`` for polarity ``+1``, and where
+    ``x <= threshold`` for polarity ``-1``; ``x`` is first rounded to float32 (the
+    precision the thresholds were searched at, as in scikit-learn's trees).
 
     Args:
-        x: ``(N,)`` values of the stump's feature.
-        threshold: Split value.
-        polarity: ``+1``: predict 1 above the threshold; ``-1``: at or below it.
+        x: ``(N,)`` values of one feature, or ``(N, T)`` values of the features of ``T``
+            stumps (one column each).
+        threshold: Scalar or ``(T,)`` split values.
+        polarity: Scalar or ``(T,)`` of ``+1`` / ``-1``.
 
     Returns:
-        ``(N,)`` int8 array of 0/1.
+        int8 array of 0/1, shape of ``x``.
     """
-    x = np.asarray(x, dtype=np.float32).astype(np.float64)
-    above = x > threshold
-    return (above if polarity > 0 else ~above).astype(np.int8)
-
-
-def _check_X(X: ArrayLike, name: str, n_features: int | None = None) -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"geolab.classic.adaboost: {name} must be a 2-D (n_samples, n_features) array, got shape {arr.shape}"
-        )
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"geolab.classic.adaboost: {name} must be numeric, got dtype {arr.dtype}")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(
-            f"geolab.classic.adaboost: {name} has {arr.shape[1]} features but the model was fitted on {n_features}"
-        )
-    return arr
+    values = np.asarray(x, dtype=np.float32).astype(np.float64)
+    above = values > np.asarray(threshold, dtype=np.float64)
+    return np.where(np.asarray(polarity) > 0, above, ~above).astype(np.int8)
 
 
 def _block_cumsum(
@@ -88,20 +83,23 @@ def _block_cumsum(
     return D
 
 
-class AdaBoost:
-    """Discrete AdaBoost of decision stumps for two classes ``{0, 1}``.
+class AdaBoost(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Discrete AdaBoost of decision stumps for two classes (a scikit-learn classifier).
 
     Args:
         n_estimators: Maximum number of boosting rounds (stumps). Fitting stops early
             when a stump is perfect or no stump beats chance.
-        random_state: Accepted for a scikit-learn-like signature; the fit is
-            deterministic (ties between equally good stumps go to the lowest feature
-            index, then the lowest threshold), so it is not used.
+        max_features: Features each round may choose from: None for all (the fit is then
+            deterministic: ties go to the lowest feature index, then the lowest threshold),
+            an int, or a fraction in (0, 1] of the columns, drawn afresh every round.
+        random_state: Seed (or ``numpy.random.Generator``/``RandomState``) of those draws.
         chunk_size: Values (features x samples) processed per block in a round; the
             working memory is about ``4 * chunk_size`` bytes on top of the sorting
             permutations (``4 * N * F`` bytes).
 
     Attributes (after :meth:`fit`):
+        classes_: ``(2,)`` the two labels; ``classes_[1]`` is the "positive" class
+            (positive decision function), e.g. ``1`` for labels ``{0, 1}``.
         features_: ``(T,)`` column index of each stump's feature.
         thresholds_: ``(T,)`` thresholds.
         polarities_: ``(T,)`` +1 / -1.
@@ -112,18 +110,39 @@ class AdaBoost:
         n_features_in_: Number of columns of the training matrix.
     """
 
-    def __init__(self, n_estimators: int = 50, *, random_state: Any = None, chunk_size: int = 1 << 18) -> None:
-        if isinstance(n_estimators, bool) or not isinstance(n_estimators, (int, np.integer)) or n_estimators < 1:
-            raise ValueError(f"AdaBoost: n_estimators must be a positive integer, got {n_estimators!r}")
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise ValueError(f"AdaBoost: chunk_size must be a positive integer, got {chunk_size!r}")
-        self.n_estimators = int(n_estimators)
+    def __init__(
+        self,
+        n_estimators: int = 50,
+        *,
+        max_features: int | float | None = None,
+        random_state: int | np.random.Generator | np.random.RandomState | None = None,
+        chunk_size: int = 1 << 18,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_features = max_features
         self.random_state = random_state
-        self.chunk_size = int(chunk_size)
-        self.sample_weights_: np.ndarray | None = None
+        self.chunk_size = chunk_size
 
-    def __repr__(self) -> str:
-        return f"AdaBoost(n_estimators={self.n_estimators})"
+    def __sklearn_tags__(self) -> Any:
+        """Binary classifier on dense real features (scikit-learn's estimator tags)."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _check_params(self, n_feat: int) -> int:
+        """Validate the hyper-parameters; return the number of features per round."""
+        for name in ("n_estimators", "chunk_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"AdaBoost: {name} must be a positive integer, got {v!r}")
+        m = self.max_features
+        if m is None:
+            return n_feat
+        if isinstance(m, (float, np.floating)) and 0.0 < m <= 1.0:
+            return max(1, int(m * n_feat))
+        if isinstance(m, (int, np.integer)) and not isinstance(m, bool) and m >= 1:
+            return min(int(m), n_feat)
+        raise ValueError(f"AdaBoost: max_features must be None, an int >= 1 or a float in (0, 1], got {m!r}")
 
     # ------------------------------------------------------------------ fitting
 
@@ -131,15 +150,15 @@ class AdaBoost:
         self,
         X: ArrayLike,
         y: ArrayLike,
-        *,
         sample_weight: ArrayLike | None = None,
+        *,
         record_weights: bool = False,
     ) -> AdaBoost:
         """Boost stumps on a feature matrix.
 
         Args:
-            X: ``(N, F)`` features (any real dtype; used as float32).
-            y: ``(N,)`` labels in ``{0, 1}`` (bool or integers), both classes present.
+            X: ``(N, F)`` real features (used as float32).
+            y: ``(N,)`` labels of exactly two classes (any sortable labels).
             sample_weight: ``(N,)`` non-negative starting weights (default: uniform);
                 normalised to sum to 1. Viola & Jones start with ``1/(2m)`` per face and
                 ``1/(2l)`` per non-face.
@@ -148,33 +167,36 @@ class AdaBoost:
         Returns:
             self
         """
-        Xa = _check_X(X, "X")
+        Xa, ya = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        check_classification_targets(ya)
         n, n_feat = Xa.shape
-        ya = np.asarray(y)
-        if ya.ndim != 1 or len(ya) != n:
-            raise ValueError(f"AdaBoost.fit: y must be 1-D with one label per row of X ({n}), got shape {ya.shape}")
-        if ya.dtype.kind not in "biu" and not (ya.dtype.kind == "f" and np.all(np.mod(ya, 1) == 0)):
-            raise TypeError(f"AdaBoost.fit: y must hold integer labels 0/1, got dtype {ya.dtype}")
-        labels = set(np.unique(ya).tolist())
-        if not labels <= {0, 1}:
-            raise ValueError(f"AdaBoost.fit: labels must be 0 or 1, got {sorted(labels)[:10]}")
-        if labels != {0, 1}:
-            raise ValueError("AdaBoost.fit: y holds a single class; both 0 and 1 are needed")
-        if n < 2 or n_feat < 1:
-            raise ValueError(f"AdaBoost.fit: need at least 2 samples and 1 feature, got X of shape {Xa.shape}")
+        k_feat = self._check_params(n_feat)
+        self.classes_, y_enc = np.unique(ya, return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(
+                f"Only binary classification is supported: AdaBoost needs two classes; y holds "
+                f"{len(self.classes_)} class(es) "
+                f"{self.classes_[:10].tolist()} (for one class there is nothing to learn; for more, "
+                "wrap it in sklearn.multiclass.OneVsRestClassifier)"
+            )
         X32 = np.asarray(Xa, dtype=np.float32)
         if not np.isfinite(X32).all():
-            raise ValueError("AdaBoost.fit: X contains NaN or infinite values (or values beyond float32)")
-        yb = ya.astype(np.int8)
+            raise ValueError("AdaBoost.fit: X holds values beyond the float32 range; rescale the features")
+        yb = y_enc.astype(np.int8)
         if sample_weight is None:
             w = np.full(n, 1.0 / n)
         else:
             w = np.asarray(sample_weight, dtype=np.float64)
-            if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            if w.ndim == 0:
+                w = np.full(n, float(w))
+            if w.shape == (n,) and np.isfinite(w).all() and (w >= 0).all() and w.sum() <= 0:
+                raise ValueError("AdaBoost.fit: every sample weight is zero; give some samples a positive weight")
+            if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
                 raise ValueError(
                     f"AdaBoost.fit: sample_weight must be {n} finite non-negative numbers with a positive sum"
                 )
             w = w / w.sum()
+        rng = check_random_state(self.random_state)
 
         # Sort every feature once, block by block of features. Only the sorting
         # permutations (int32) and the positions of ties (where no split is possible)
@@ -187,14 +209,22 @@ class AdaBoost:
             xs = np.take_along_axis(xc, oc, axis=1)
             ties = np.flatnonzero((xs[:, 1:] == xs[:, :-1]).T)  # flat positions in an (n, width) block
             blocks.append((f0, np.ascontiguousarray(oc.T, dtype=np.int32), ties))
-        del xc, oc, xs
         buf = np.empty(n * f_block, dtype=np.float32)
 
         sign = np.where(yb == 1, 1.0, -1.0)
-        feats, thrs, pols, alphas, errs, history = [], [], [], [], [], []
+        feats: list[int] = []
+        thrs: list[float] = []
+        pols: list[int] = []
+        alphas: list[float] = []
+        errs: list[float] = []
+        history: list[np.ndarray] = []
         for _ in range(self.n_estimators):
             if record_weights:
                 history.append(w.copy())
+            allowed = None
+            if k_feat < n_feat:
+                allowed = np.zeros(n_feat, dtype=bool)
+                allowed[rng.choice(n_feat, size=k_feat, replace=False)] = True
             v = (w * sign).astype(np.float32)
             # err(+1, k) = sum of w over y=1 left of the split + w over y=0 right of it
             #            = D[k] + W0, with D the cumulative sum of w * (2y - 1) in sorted order.
@@ -205,6 +235,8 @@ class AdaBoost:
             for bi, block in enumerate(blocks):
                 D = _block_cumsum(v, block, buf, c)
                 scores = np.maximum(D.max(axis=0) + c, -(D.min(axis=0) + c))
+                if allowed is not None:
+                    scores = np.where(allowed[block[0] : block[0] + D.shape[1]], scores, 0)
                 j = int(np.argmax(scores))
                 if scores[j] > best_score:
                     best_score, best_block, fi = scores[j], bi, j
@@ -246,26 +278,18 @@ class AdaBoost:
         self.alphas_ = np.asarray(alphas, dtype=np.float64)
         self.errors_ = np.asarray(errs, dtype=np.float64)
         self.sample_weights_ = np.asarray(history[: len(feats)]) if record_weights else None
-        self.n_features_in_ = n_feat
         return self
 
     # ------------------------------------------------------------------ prediction
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "alphas_"):
-            raise RuntimeError("AdaBoost: call fit(X, y) before predicting")
-
     def _stump_outputs(self, X: ArrayLike) -> np.ndarray:
         """``(T, N)`` outputs ``+1 / -1`` of every stump."""
-        self._check_fitted()
-        Xa = _check_X(X, "X", self.n_features_in_)
-        cols = np.asarray(Xa[:, self.features_], dtype=np.float32).astype(np.float64).T
-        above = cols > self.thresholds_[:, None]
-        h = np.where(self.polarities_[:, None] > 0, above, ~above)
-        return np.where(h, 1.0, -1.0)
+        Xa = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        h = stump_predict(Xa[:, self.features_], self.thresholds_, self.polarities_)
+        return (2.0 * h - 1.0).T
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """Weighted vote ``sum_t alpha_t * (2 h_t(x) - 1)``; positive means class 1.
+        """Weighted vote ``sum_t alpha_t * (2 h_t(x) - 1)``; positive means ``classes_[1]``.
 
         Args:
             X: ``(M, F)`` features, same columns as in :meth:`fit`.
@@ -273,24 +297,33 @@ class AdaBoost:
         Returns:
             ``(M,)`` float64 scores.
         """
-        self._check_fitted()
+        check_is_fitted(self, "alphas_")
         return self.alphas_ @ self._stump_outputs(X)
 
     def staged_decision_function(self, X: ArrayLike) -> Iterator[np.ndarray]:
         """Yield the decision function after 1, 2, ..., T stumps (each ``(M,)``)."""
-        self._check_fitted()
+        check_is_fitted(self, "alphas_")
         scores = np.cumsum(self.alphas_[:, None] * self._stump_outputs(X), axis=0)
         yield from scores
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Class ``1`` where the decision function is positive, else ``0``; ``(M,)`` int64."""
-        return (self.decision_function(X) > 0).astype(np.int64)
+        """``classes_[1]`` where the decision function is positive, else ``classes_[0]``; ``(M,)``."""
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(np.int64)]
 
     def staged_predict(self, X: ArrayLike) -> Iterator[np.ndarray]:
         """Yield the predictions after 1, 2, ..., T stumps."""
         for s in self.staged_decision_function(X):
-            yield (s > 0).astype(np.int64)
+            positive = s > 0
+            yield self.classes_[positive.astype(np.int64)]
 
-    def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Accuracy on ``(X, y)``."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities ``(M, 2)`` from the logistic link of AdaBoost's exponential loss.
+
+        With votes ``alpha = log((1 - err) / err)`` (no factor 1/2), the vote ``F(x)`` estimates
+        ``log(P(classes_[1] | x) / P(classes_[0] | x))`` (Friedman, Hastie & Tibshirani 2000), so
+        ``P(classes_[1] | x) = 1 / (1 + exp(-F(x)))``. Boosted probabilities are often badly
+        calibrated; calibrate on a validation split (``sklearn.calibration``) before trusting them.
+        """
+        p1 = expit(self.decision_function(X))
+        return np.stack([1.0 - p1, p1], axis=1)

@@ -5,11 +5,14 @@ the left edge, ``y`` the row of the top edge.
 
 * :func:`detect_faces` runs either OpenCV's bundled frontal-face cascade (``method="opencv"``)
   or a :class:`geolab.classic.cascade.Cascade` trained in the course (``method="geolab"``).
-* :func:`image_pyramid` and :func:`detect_multiscale` scan a window over every position of a
-  shrinking image, using the integral image so that a window costs a few look-ups per feature.
+* :func:`detect_multiscale` scans a window over every position of a shrinking image
+  (:func:`~geolab.classic.windows.image_pyramid`), using the integral image so that a window
+  costs a few look-ups per feature.
 * :func:`group_rectangles` merges overlapping raw detections and drops those with too few
-  neighbours, like ``cv2.groupRectangles``; :func:`non_max_suppression` keeps the best-scoring
-  box among overlapping ones, like ``torchvision.ops.nms``; :func:`iou` measures overlap.
+  neighbours (``cv2.groupRectangles``); :func:`non_max_suppression` keeps the best-scoring
+  box among overlapping ones (``torchvision.ops.nms``); :func:`iou` measures overlap
+  (``torchvision.ops.box_iou``). Lesson 02 builds IoU and NMS by hand and checks them
+  against these; lesson 01 does the same for the grouping.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+from geolab.classic.windows import image_pyramid
 
 if TYPE_CHECKING:  # pragma: no cover
     from geolab.classic.cascade import Cascade
@@ -95,10 +100,18 @@ def _as_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
-# Box geometry and post-processing
+# Box geometry and post-processing (torchvision.ops and OpenCV; lesson 02 builds them by hand)
 # --------------------------------------------------------------------------------------
+def _xyxy(boxes: np.ndarray) -> Any:
+    """``(K, 4)`` ``(x, y, w, h)`` -> float64 tensor of corners ``(x1, y1, x2, y2)``."""
+    import torch
+
+    t = torch.as_tensor(boxes, dtype=torch.float64)
+    return torch.cat([t[:, :2], t[:, :2] + t[:, 2:]], dim=1)
+
+
 def iou(box_a: Any, box_b: Any) -> np.ndarray | float:
-    """Intersection over union of ``(x, y, w, h)`` boxes.
+    """Intersection over union of ``(x, y, w, h)`` boxes (``torchvision.ops.box_iou``).
 
     Args:
         box_a: One box ``(4,)`` or boxes ``(N, 4)``.
@@ -108,25 +121,20 @@ def iou(box_a: Any, box_b: Any) -> np.ndarray | float:
         A float for two single boxes, otherwise the ``(N, M)`` matrix of IoUs (0 where both
         boxes are empty).
     """
+    from torchvision.ops import box_iou
+
     single = np.ndim(box_a) == 1 and np.ndim(box_b) == 1
     a = _as_boxes(box_a, "box_a")
     b = _as_boxes(box_b, "box_b")
-    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2[:, None], bx2[None, :]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(ay2[:, None], by2[None, :]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
-    out = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    out = np.nan_to_num(box_iou(_xyxy(a), _xyxy(b)).numpy(), nan=0.0) if len(a) and len(b) else np.zeros((len(a), len(b)))
     return float(out[0, 0]) if single else out
 
 
 def non_max_suppression(boxes: Any, scores: Any, iou_threshold: float = 0.3) -> np.ndarray:
-    """Greedy non-maximum suppression.
+    """Greedy non-maximum suppression (``torchvision.ops.nms``).
 
     Repeatedly keeps the highest-scoring box and drops every remaining box whose IoU with it
-    exceeds ``iou_threshold``; same result as ``torchvision.ops.nms`` (after converting the
-    boxes to corner form).
+    exceeds ``iou_threshold``.
 
     Args:
         boxes: ``(K, 4)`` boxes ``(x, y, w, h)``.
@@ -136,19 +144,16 @@ def non_max_suppression(boxes: Any, scores: Any, iou_threshold: float = 0.3) -> 
     Returns:
         Indices of the kept boxes, ``(k,)`` int64, in decreasing order of score.
     """
+    import torch
+    from torchvision.ops import nms
+
     b = _as_boxes(boxes)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(s) != len(b):
         raise ValueError(f"non_max_suppression got {len(b)} boxes but {len(s)} scores")
-    order = np.argsort(-s, kind="stable")
-    keep: list[int] = []
-    suppressed = np.zeros(len(b), dtype=bool)
-    for i in order:
-        if suppressed[i]:
-            continue
-        keep.append(int(i))
-        suppressed |= iou(b[i : i + 1], b)[0] > iou_threshold
-    return np.asarray(keep, dtype=np.int64)
+    if not len(b):
+        return np.zeros(0, dtype=np.int64)
+    return nms(_xyxy(b), torch.as_tensor(s), float(iou_threshold)).numpy().astype(np.int64)
 
 
 class GroupedBoxes(NamedTuple):
@@ -157,58 +162,14 @@ class GroupedBoxes(NamedTuple):
     Attributes:
         boxes: ``(G, 4)`` int32 averaged boxes ``(x, y, w, h)``.
         counts: ``(G,)`` number of raw boxes merged into each group (OpenCV's ``weights``).
-        scores: ``(G,)`` highest raw score in each group (the counts when no scores were given).
     """
 
     boxes: np.ndarray
     counts: np.ndarray
-    scores: np.ndarray
 
 
-def _round_half_even(x: np.ndarray) -> np.ndarray:
-    return np.rint(x).astype(np.int64)  # like OpenCV's cvRound (lrint)
-
-
-def _partition(boxes: np.ndarray, eps: float, chunk: int = 512) -> np.ndarray:
-    """Connected components of OpenCV's ``SimilarRects`` relation, labelled in order of first member."""
-    n = len(boxes)
-    x, y, w, h = (boxes[:, k].astype(np.float64) for k in range(4))
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    for i0 in range(0, n, chunk):  # rows in chunks keep the memory at chunk x n
-        sl = slice(i0, min(n, i0 + chunk))
-        delta = eps * (np.minimum(w[sl, None], w[None, :]) + np.minimum(h[sl, None], h[None, :])) * 0.5
-        similar = (
-            (np.abs(x[sl, None] - x[None, :]) <= delta)
-            & (np.abs(y[sl, None] - y[None, :]) <= delta)
-            & (np.abs((x + w)[sl, None] - (x + w)[None, :]) <= delta)
-            & (np.abs((y + h)[sl, None] - (y + h)[None, :]) <= delta)
-        )
-        for i, j in zip(*np.nonzero(similar)):
-            i, j = int(i) + i0, int(j)
-            if j <= i:
-                continue
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-    roots = np.array([find(i) for i in range(n)])
-    _, first, labels = np.unique(roots, return_index=True, return_inverse=True)
-    # renumber classes by the index of their first member (OpenCV's order)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return rank[labels]
-
-
-def group_rectangles(
-    boxes: Any, min_neighbors: int, eps: float = 0.2, scores: Any | None = None
-) -> GroupedBoxes:
-    """Merge overlapping raw detections the way ``cv2.groupRectangles`` does.
+def group_rectangles(boxes: Any, min_neighbors: int, eps: float = 0.2) -> GroupedBoxes:
+    """Merge overlapping raw detections with ``cv2.groupRectangles``.
 
     Boxes whose four edges all lie within ``eps`` times their mean size of each other are
     linked; each connected group is replaced by its average box. Groups of at most
@@ -221,107 +182,31 @@ def group_rectangles(
         min_neighbors: Keep groups with more than this many members. ``<= 0`` returns the
             boxes unchanged (each with count 1), as OpenCV does.
         eps: Relative tolerance of the similarity test (OpenCV's detector uses 0.2).
-        scores: Optional ``(K,)`` scores; each group gets its members' maximum.
 
     Returns:
-        :class:`GroupedBoxes` ``(boxes, counts, scores)`` in OpenCV's output order.
+        :class:`GroupedBoxes` ``(boxes, counts)`` in OpenCV's output order.
     """
+    import cv2
+
     b = _as_boxes(boxes)
     if np.any(b != np.round(b)):
         raise ValueError("group_rectangles expects integer boxes; round them first")
-    b = b.astype(np.int64)
-    s = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
-    if s is not None and len(s) != len(b):
-        raise ValueError(f"group_rectangles got {len(b)} boxes but {len(s)} scores")
+    if np.abs(b).max(initial=0) >= 2**31:
+        raise ValueError("group_rectangles: box coordinates must fit in int32")
     if min_neighbors <= 0 or len(b) == 0:
-        counts = np.ones(len(b), dtype=np.int64)
-        return GroupedBoxes(b.astype(np.int32), counts, counts.astype(np.float64) if s is None else s.copy())
-    labels = _partition(b, eps)
-    n_cls = int(labels.max()) + 1
-    counts = np.bincount(labels, minlength=n_cls)
-    sums = np.zeros((n_cls, 4), dtype=np.int64)
-    np.add.at(sums, labels, b)
-    inv = (np.float32(1.0) / counts.astype(np.float32)).astype(np.float32)
-    avg = _round_half_even(sums.astype(np.float32) * inv[:, None])  # float arithmetic as in OpenCV
-    best = np.full(n_cls, -np.inf)
-    np.maximum.at(best, labels, counts[labels].astype(np.float64) if s is None else s)
-    keep = []
-    for i in range(n_cls):
-        n1 = counts[i]
-        if n1 <= min_neighbors:
-            continue
-        x1, y1, w1, h1 = avg[i]
-        inside = False
-        for j in range(n_cls):
-            n2 = counts[j]
-            if j == i or n2 <= min_neighbors:
-                continue
-            x2, y2, w2, h2 = avg[j]
-            dx, dy = int(np.rint(w2 * eps)), int(np.rint(h2 * eps))
-            if (
-                x1 >= x2 - dx
-                and y1 >= y2 - dy
-                and x1 + w1 <= x2 + w2 + dx
-                and y1 + h1 <= y2 + h2 + dy
-                and (n2 > max(3, n1) or n1 < 3)
-            ):
-                inside = True
-                break
-        if not inside:
-            keep.append(i)
-    keep_arr = np.asarray(keep, dtype=np.int64)
+        return GroupedBoxes(b.astype(np.int32).reshape(-1, 4), np.ones(len(b), dtype=np.int64))
+    rects, weights = cv2.groupRectangles(b.astype(np.int32).tolist(), int(min_neighbors), float(eps))
     return GroupedBoxes(
-        avg[keep_arr].astype(np.int32).reshape(-1, 4), counts[keep_arr].astype(np.int64), best[keep_arr]
+        np.asarray(rects, dtype=np.int32).reshape(-1, 4), np.asarray(weights, dtype=np.int64).reshape(-1)
     )
 
 
 # --------------------------------------------------------------------------------------
-# Image pyramid and sliding windows
+# Sliding windows over an image pyramid
 # --------------------------------------------------------------------------------------
-def image_pyramid(
-    image: Any,
-    scale_factor: float = 1.25,
-    min_size: tuple[int, int] = (24, 24),
-    max_levels: int | None = None,
-) -> list[tuple[float, np.ndarray]]:
-    """Repeatedly shrink an image by ``scale_factor``.
-
-    Args:
-        image: ``(H, W)`` or ``(H, W, C)`` array.
-        scale_factor: Ratio between two successive levels, > 1.
-        min_size: ``(width, height)`` in pixels: levels smaller than this (e.g. the detector's
-            window) are not produced.
-        max_levels: Stop after this many levels.
-
-    Returns:
-        List of ``(scale, level)`` pairs, starting with ``(1.0, image)``; ``scale`` is the
-        number of original pixels per level pixel, so a level box maps back by multiplying
-        its coordinates by ``scale``.
-    """
-    import cv2
-
-    if not scale_factor > 1.0:
-        raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
-    arr = np.asarray(image)
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"image must be (H, W) or (H, W, C); got shape {arr.shape}")
-    mw, mh = int(min_size[0]), int(min_size[1])
-    height, width = arr.shape[:2]
-    levels: list[tuple[float, np.ndarray]] = []
-    scale = 1.0
-    while True:
-        w, h = int(round(width / scale)), int(round(height / scale))
-        if w < mw or h < mh or (max_levels is not None and len(levels) >= max_levels):
-            break
-        level = arr if scale == 1.0 else cv2.resize(arr, (w, h), interpolation=cv2.INTER_LINEAR)
-        levels.append((scale, level))
-        scale *= scale_factor
-    return levels
-
-
 def detect_multiscale(
     image: Any,
-    cascade: "Cascade",
+    cascade: Cascade,
     *,
     scale_factor: float = 1.1,
     min_size: tuple[int, int] = (24, 24),
@@ -338,8 +223,8 @@ def detect_multiscale(
         image: RGB or grey image (see :func:`to_gray_uint8`).
         cascade: A fitted :class:`geolab.classic.cascade.Cascade`.
         scale_factor: Ratio between pyramid levels, > 1.
-        min_size: Smallest box ``(w, h)`` in original pixels to report.
-        max_size: Largest box ``(w, h)`` to report (default: no limit).
+        min_size: Smallest box ``(height, width)`` in original pixels to report.
+        max_size: Largest box ``(height, width)`` to report (default: no limit).
         step: Window stride in level pixels (default: 2 where a level pixel covers at most two
             original pixels, else 1, like OpenCV).
 
@@ -348,13 +233,13 @@ def detect_multiscale(
         ``(K,)`` cascade scores (last-stage margins) of every accepted window.
     """
     gray = to_gray_uint8(image).astype(np.float64) / 255.0
-    wh, ww = cascade.window_shape
+    wh, ww = cascade.window_shape_
     boxes, scores = [], []
     for scale, level in image_pyramid(gray, scale_factor, (ww, wh)):
         bw, bh = ww * scale, wh * scale
-        if bw < min_size[0] or bh < min_size[1]:
+        if bh < min_size[0] or bw < min_size[1]:
             continue
-        if max_size is not None and (bw > max_size[0] or bh > max_size[1]):
+        if max_size is not None and (bh > max_size[0] or bw > max_size[1]):
             break
         stride = step if step is not None else (1 if scale > 2.0 else 2)
         ys, xs, sc = cascade.scan(level, step=stride)
@@ -482,8 +367,8 @@ def detect_faces(
         scale_factor: Ratio between successive scan scales (> 1; smaller is slower but finds
             more sizes).
         min_neighbors: Keep a detection only when more than this many raw windows agree.
-        min_size: Smallest face ``(w, h)`` in pixels.
-        max_size: Largest face ``(w, h)`` in pixels (default: no limit).
+        min_size: Smallest face ``(height, width)`` in pixels.
+        max_size: Largest face ``(height, width)`` in pixels (default: no limit).
         cascade: For ``"opencv"`` an XML path or ``cv2.CascadeClassifier`` (default: the
             bundled frontal-face cascade); for ``"geolab"`` a fitted ``Cascade`` (required).
         step: ``"geolab"`` only: window stride in pixels of each pyramid level.
@@ -500,19 +385,19 @@ def detect_faces(
             clf = load_opencv_cascade(cascade)
         else:
             clf = cascade
-        kwargs: dict[str, Any] = {"minSize": tuple(int(v) for v in min_size)}
+        kwargs: dict[str, Any] = {"minSize": (int(min_size[1]), int(min_size[0]))}  # OpenCV: (w, h)
         if max_size is not None:
-            kwargs["maxSize"] = tuple(int(v) for v in max_size)
+            kwargs["maxSize"] = (int(max_size[1]), int(max_size[0]))
         found = clf.detectMultiScale(gray, scaleFactor=scale_factor, minNeighbors=int(min_neighbors), **kwargs)
         return np.asarray(found, dtype=np.int64).reshape(-1, 4)
     if method == "geolab":
-        if cascade is None or not hasattr(cascade, "scan"):
+        if cascade is None or not hasattr(cascade, "scan") or not cascade.is_trained():
             raise ValueError(
                 "detect_faces(method='geolab') needs a fitted geolab.classic.cascade.Cascade as cascade=; "
                 "train one with Cascade(...).fit(faces, negatives) or load one with Cascade.load(path)"
             )
-        raw, scores = detect_multiscale(
+        raw, _ = detect_multiscale(
             gray, cascade, scale_factor=scale_factor, min_size=min_size, max_size=max_size, step=step
         )
-        return group_rectangles(raw, min_neighbors, eps, scores).boxes.astype(np.int64).reshape(-1, 4)
+        return group_rectangles(raw, min_neighbors, eps).boxes.astype(np.int64).reshape(-1, 4)
     raise ValueError(f"method must be 'opencv' or 'geolab', got {method!r}")

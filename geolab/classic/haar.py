@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "FEATURE_TYPES",
+    "RECT_OFFSETS",
     "draw_haar_feature",
     "haar_feature_coords",
     "haar_feature_params",
@@ -47,8 +48,9 @@ __all__ = [
 
 FEATURE_TYPES: tuple[str, ...] = ("type-2-x", "type-2-y", "type-3-x", "type-3-y", "type-4")
 
-# (rows, cols) of the grid of equal rectangles of each feature type, and the (row, col)
-# offset of every rectangle in scikit-image's order.
+# (rows, cols) of the grid of equal rectangles of each feature type, and (RECT_OFFSETS) the
+# (row, col) offset of every rectangle in scikit-image's order, in units of the rectangle
+# size (dy, dx); rectangles with odd index are added, those with even index subtracted.
 _GRID: dict[str, tuple[int, int]] = {
     "type-2-x": (1, 2),
     "type-2-y": (2, 1),
@@ -56,7 +58,7 @@ _GRID: dict[str, tuple[int, int]] = {
     "type-3-y": (3, 1),
     "type-4": (2, 2),
 }
-_OFFSETS: dict[str, tuple[tuple[int, int], ...]] = {
+RECT_OFFSETS: dict[str, tuple[tuple[int, int], ...]] = {
     "type-2-x": ((0, 0), (0, 1)),
     "type-2-y": ((0, 0), (1, 0)),
     "type-3-x": ((0, 0), (0, 1), (0, 2)),
@@ -259,7 +261,7 @@ def n_haar_features(height: int, width: int, feature_type: str | Sequence[str] |
 
 def _rectangles(y: int, x: int, dy: int, dx: int, ftype: str) -> list[list[tuple[int, int]]]:
     rects = []
-    for oy, ox in _OFFSETS[ftype]:
+    for oy, ox in RECT_OFFSETS[ftype]:
         r0, c0 = y + oy * dy, x + ox * dx
         rects.append([(r0, c0), (r0 + dy - 1, c0 + dx - 1)])
     return rects
@@ -344,11 +346,11 @@ def _eval_type(
     base = y * row_len + x
     step_r = dy * row_len
     # Corners of the (ky+1) x (kx+1) grid of rectangle corners, each gathered once.
-    G = []
+    G: list[list[np.ndarray]] = []
     for i in range(ky + 1):
-        row = []
+        row: list[np.ndarray] = []
         for j in range(kx + 1):
-            buf = work[len(G) * (kx + 1) + j, :f]
+            buf = work[len(G) * (kx + 1) + j][:f]
             np.take(PT, base + i * step_r + j * dx, axis=0, out=buf, mode="clip")  # valid indices; no buffering
             row.append(buf)
         G.append(row)
@@ -362,7 +364,7 @@ def _eval_type(
         s -= G[oy + 1][ox]
         return s
 
-    rects = [rsum(k, oy, ox) for k, (oy, ox) in enumerate(_OFFSETS[ftype])]
+    rects = [rsum(k, oy, ox) for k, (oy, ox) in enumerate(RECT_OFFSETS[ftype])]
     if len(rects) == 2:
         return np.subtract(rects[1], rects[0], out=rects[1])
     if len(rects) == 3:
@@ -421,12 +423,12 @@ def haar_like_features(
     for i0 in range(0, n, n_block):
         i1 = min(n, i0 + n_block)
         PT = np.ascontiguousarray(integral_image_padded(arr[i0:i1]).reshape(i1 - i0, -1).T)
-        work = np.empty((13, f_block, i1 - i0), dtype=PT.dtype)
+        scratch = np.empty((13, f_block, i1 - i0), dtype=PT.dtype)
         col = 0
         for t, params in zip(types, blocks):
             for f0 in range(0, len(params), f_block):
                 p = params[f0 : f0 + f_block]
-                out[i0:i1, col + f0 : col + f0 + len(p)] = _eval_type(PT, p, t, row_len, work).T
+                out[i0:i1, col + f0 : col + f0 + len(p)] = _eval_type(PT, p, t, row_len, scratch).T
             col += len(params)
     return out
 

@@ -24,16 +24,22 @@ from typing import Any
 import numpy as np
 
 from geolab.constants import IGNORE_INDEX
+from geolab.data.base import GeoDataset, split_indices
 from geolab.data.fetch import DatasetNotFoundError
 
 __all__ = [
     "ARTIFICIAL",
     "CLASSES",
+    "CLASS_TABLE",
+    "DATASET_ID",
     "DOWNLOAD_HINT",
+    "FRACTIONS",
     "IGNORE_INDEX",
     "LITTER",
     "NATURAL",
     "PALETTE",
+    "SAND",
+    "TRAIN_ID",
     "BeachLitter",
     "BeachLitterFormatError",
     "class_frequencies",
@@ -46,34 +52,58 @@ __all__ = [
     "voc_colormap",
 ]
 
-#: Class names in dataset id order: ``CLASSES[i]`` has dataset id ``i + 1`` and train id ``i``.
-CLASSES: tuple[str, ...] = (
-    "Artificial Litter",
-    "Background",
-    "Living",
-    "Sea",
-    "Natural Litter",
-    "Sky",
-    "Sand Beach",
-    "Non Living",
+#: The class table, in dataset id order: ``(name in the data, short key, is litter)``.
+#: Row ``i`` has dataset id ``i + 1`` (the palette index in the mask PNGs), train id ``i`` and
+#: the PASCAL-VOC colour of index ``i + 1``. Every other constant below derives from it.
+CLASS_TABLE: tuple[tuple[str, str, bool], ...] = (
+    ("Artificial Litter", "artificial", True),  # bottles, cans, plastics, wood products
+    ("Background", "background", False),  # distant hills, buildings far away
+    ("Living", "living", False),  # plants
+    ("Sea", "sea", False),
+    ("Natural Litter", "natural", True),  # driftwood, seaweed
+    ("Sky", "sky", False),
+    ("Sand Beach", "sand", False),
+    ("Non Living", "nonliving", False),  # installations: fences, blocks, structures
 )
+
+
+def voc_colormap(n: int = 256) -> np.ndarray:
+    """The PASCAL-VOC colour map: ``(n, 3)`` uint8, colour of palette index ``i`` in row ``i``.
+
+    Bits 0, 1, 2 of ``i`` set the top bit of red, green and blue, bits 3, 4, 5 the next bit
+    down, and so on; so index 1 is dark red ``(128, 0, 0)`` and index 8 is ``(64, 0, 0)``.
+    """
+    cmap = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap[i] = (r, g, b)
+    return cmap
+
+
+#: Class names in dataset id order: ``CLASSES[i]`` has dataset id ``i + 1`` and train id ``i``.
+CLASSES: tuple[str, ...] = tuple(name for name, _, _ in CLASS_TABLE)
+
+#: Short key -> dataset id (1..8), e.g. ``DATASET_ID["sand"] == 7``.
+DATASET_ID: dict[str, int] = {key: i + 1 for i, (_, key, _) in enumerate(CLASS_TABLE)}
+
+#: Short key -> train id (0..7), e.g. ``TRAIN_ID["sand"] == 6``.
+TRAIN_ID: dict[str, int] = {key: i for i, (_, key, _) in enumerate(CLASS_TABLE)}
 
 #: RGB colour of each class (same order as :data:`CLASSES`): the PASCAL-VOC colours of ids 1..8.
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (128, 0, 0),
-    (0, 128, 0),
-    (128, 128, 0),
-    (0, 0, 128),
-    (128, 0, 128),
-    (0, 128, 128),
-    (128, 128, 128),
-    (64, 0, 0),
+PALETTE: tuple[tuple[int, int, int], ...] = tuple(
+    (int(r), int(g), int(b)) for r, g, b in voc_colormap(len(CLASS_TABLE) + 1)[1:]
 )
 
-#: Train ids of the two litter classes.
-ARTIFICIAL = 0
-NATURAL = 4
-LITTER: tuple[int, int] = (ARTIFICIAL, NATURAL)
+#: Train ids of the two litter classes and of sand.
+ARTIFICIAL: int = TRAIN_ID["artificial"]
+NATURAL: int = TRAIN_ID["natural"]
+SAND: int = TRAIN_ID["sand"]
+LITTER: tuple[int, ...] = tuple(i for i, (_, _, litter) in enumerate(CLASS_TABLE) if litter)
 
 DOWNLOAD_HINT = (
     "Download the BeachLitter dataset (v2022) from SEANOE, https://doi.org/10.17882/85472 "
@@ -90,20 +120,6 @@ _MASK_EXTS = (".png", ".PNG")
 
 class BeachLitterFormatError(ValueError):
     """A file of the data set is not in the expected format."""
-
-
-def voc_colormap(n: int = 256) -> np.ndarray:
-    """The PASCAL-VOC colour map: ``(n, 3)`` uint8, colour of palette index ``i`` in row ``i``."""
-    cmap = np.zeros((n, 3), dtype=np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap[i] = (r, g, b)
-    return cmap
 
 
 _LUT = np.full(256, IGNORE_INDEX, dtype=np.int64)
@@ -245,32 +261,36 @@ def find_root(root: str | os.PathLike[str]) -> Path:
     raise DatasetNotFoundError(f"{root} holds neither beachlitter/images nor images/ + maskpngs/. {hint}")
 
 
-def split_stems(stems: Sequence[str], split: str, test_fraction: float = 0.2, seed: int = 0) -> list[str]:
-    """Deterministic train/test split of file stems.
+#: Default shares ``(train, val, test)`` of BeachLitter: the paper's 20 % test split, and a
+#: validation split of 10 % of all photos taken from its 80 % training part.
+FRACTIONS: tuple[float, float, float] = (0.7, 0.1, 0.2)
 
-    The stems are sorted, shuffled by ``numpy.random.default_rng(seed)``, and the first
-    ``round(test_fraction · n)`` become the test split.
+
+def split_stems(
+    stems: Sequence[str],
+    split: str,
+    fractions: Sequence[float] = FRACTIONS,
+    seed: int = 0,
+) -> list[str]:
+    """Deterministic train / val / test split of file stems.
+
+    The stems are sorted, then split by :func:`geolab.data.split_indices` (``seed``,
+    ``fractions``). The real data set has no official split file; the test split is the first
+    ``round(f_test · n)`` stems of ``numpy.random.default_rng(seed).permutation(n)``, so it does
+    not change when the validation share changes. The file names (6-digit photo numbers) carry
+    no site or date, so the split is by photo, not by group.
 
     Args:
         stems: File stems.
-        split: ``"all"``, ``"train"`` or ``"test"``.
-        test_fraction: Share of the test split.
+        split: ``"all"``, ``"train"``, ``"val"`` or ``"test"``.
+        fractions: Shares ``(train, val, test)``.
         seed: Seed of the shuffle.
 
     Returns:
         Sorted stems of the split.
     """
-    if split not in ("all", "train", "test"):
-        raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
-    if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
     ordered = sorted(stems)
-    if split == "all":
-        return ordered
-    perm = np.random.default_rng(seed).permutation(len(ordered))
-    n_test = int(round(test_fraction * len(ordered)))
-    test = {ordered[i] for i in perm[:n_test]}
-    return [s for s in ordered if (s in test) == (split == "test")]
+    return [ordered[i] for i in split_indices(len(ordered), split, fractions=fractions, seed=seed)]
 
 
 def _listing(folder: Path, exts: tuple[str, ...]) -> dict[str, Path]:
@@ -281,22 +301,23 @@ def _listing(folder: Path, exts: tuple[str, ...]) -> dict[str, Path]:
     return out
 
 
-class BeachLitter:
-    """Torch-style data set over ``<root>/beachlitter/images`` + ``maskpngs``.
+class BeachLitter(GeoDataset):
+    """BeachLitter over ``<root>/beachlitter/images`` + ``maskpngs``, a :class:`~geolab.data.GeoDataset`.
 
     ``dataset[i]`` is ``(image, mask)``: ``image`` a ``tv_tensors.Image`` uint8 ``(3, H, W)``,
     ``mask`` a ``tv_tensors.Mask`` int64 ``(H, W)`` of train ids 0..7 and 255 (ignore).
 
     Args:
         root: Folder that holds ``beachlitter/``, or the ``beachlitter`` folder itself.
-        split: ``"all"``, ``"train"`` (80 %) or ``"test"`` (20 %), see :func:`split_stems`.
+        split: ``"all"``, ``"train"`` (70 %), ``"val"`` (10 %) or ``"test"`` (20 %), see
+            :func:`split_stems`. Choose epochs and thresholds on ``"val"``.
         transforms: Joint transform called as ``transforms(image, mask)`` with tv_tensors
             (e.g. ``torchvision.transforms.v2.Compose``); masks are only ever resampled with
             nearest neighbours by v2.
         size: Optional ``(height, width)`` (or one int for both) to resize every pair to:
             images bilinear with antialiasing, masks nearest.
         seed: Seed of the split.
-        test_fraction: Share of the test split.
+        fractions: Shares ``(train, val, test)`` of the split.
         strict: If ``False``, images without masks and masks without images are skipped with a
             warning instead of raising.
 
@@ -305,6 +326,10 @@ class BeachLitter:
         BeachLitterFormatError: Unpaired files (with ``strict=True``) or an empty folder.
     """
 
+    classes = CLASSES
+    palette = PALETTE
+    ignore_index = IGNORE_INDEX
+
     def __init__(
         self,
         root: str | os.PathLike[str],
@@ -312,11 +337,11 @@ class BeachLitter:
         transforms: Callable[..., Any] | None = None,
         size: int | tuple[int, int] | None = None,
         seed: int = 0,
-        test_fraction: float = 0.2,
+        fractions: Sequence[float] = FRACTIONS,
         strict: bool = True,
     ) -> None:
+        super().__init__(split)
         self.root = find_root(root)
-        self.split = split
         self.transforms = transforms
         self.size = (size, size) if isinstance(size, int) else (tuple(size) if size is not None else None)
         images = _listing(self.root / "images", _IMAGE_EXTS)
@@ -344,11 +369,12 @@ class BeachLitter:
                 f"{self.root} has no image/mask pairs (.jpg in images/, .png in maskpngs/). "
                 + DOWNLOAD_HINT.format(data_dir="<data_dir>")
             )
-        self.stems = split_stems(stems, split, test_fraction=test_fraction, seed=seed)
+        self.stems = split_stems(stems, split, fractions=fractions, seed=seed)
         self.image_paths = [images[s] for s in self.stems]
         self.mask_paths = [masks[s] for s in self.stems]
 
     def __len__(self) -> int:
+        """Number of photos in the split."""
         return len(self.stems)
 
     def read_mask(self, index: int) -> np.ndarray:
@@ -373,6 +399,7 @@ class BeachLitter:
         return image, ids_to_train(ids)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
+        """``(image, mask)`` of photo ``index`` of the split, resized and transformed."""
         import torch
         from torchvision import tv_tensors
         from torchvision.transforms.v2 import functional as F

@@ -8,13 +8,17 @@ Every public name of the submodules is importable from here, e.g.
   (:class:`ConfusionMatrix`, :class:`MeanIoU`, :class:`ClassIoU`, :class:`ClassRecall`).
   :func:`confusion_matrix` also serves per-sample class labels (any shape is flattened).
 * :mod:`geolab.metrics.classification`: accuracy, balanced accuracy, F1, the
-  precision-recall curve, average precision and operating points at a target recall.
+  precision-recall curve, average precision and operating points at a target recall, and
+  split-wide training metrics (:class:`AveragePrecision`, :class:`PrecisionAtRecall`).
 """
 
 from __future__ import annotations
 
 from geolab.constants import IGNORE_INDEX
 from geolab.metrics.classification import (
+    AveragePrecision,
+    BinaryScores,
+    PrecisionAtRecall,
     accuracy,
     average_precision,
     balanced_accuracy,
@@ -43,6 +47,9 @@ from geolab.metrics.segmentation import (
 
 __all__ = [
     "IGNORE_INDEX",
+    "AveragePrecision",
+    "BinaryScores",
+    "PrecisionAtRecall",
     "ClassIoU",
     "ClassRecall",
     "ConfusionMatrix",

@@ -16,11 +16,15 @@ curve), these functions raise a :class:`ValueError` that says what is missing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "AveragePrecision",
+    "BinaryScores",
+    "PrecisionAtRecall",
     "accuracy",
     "average_precision",
     "balanced_accuracy",
@@ -244,3 +248,73 @@ def threshold_at_recall(y_true: Any, scores: Any, recall: float = 0.8) -> float:
         One of the scores, as a float.
     """
     return _operating_point(y_true, scores, recall)[1]
+
+
+def _scores_from_outputs(outputs: Any) -> np.ndarray:
+    """Model outputs -> one score per sample: ``(N,)`` / ``(N, 1)`` logits as they are, ``(N, 2)`` as a margin."""
+    out = outputs.detach().float().cpu().numpy() if hasattr(outputs, "detach") else np.asarray(outputs, dtype=float)
+    if out.ndim == 2 and out.shape[1] == 2:
+        return out[:, 1] - out[:, 0]  # the positive class's logit margin ranks like its softmax probability
+    if out.ndim == 2 and out.shape[1] == 1:
+        return out[:, 0]
+    if out.ndim != 1:
+        raise ValueError(
+            f"outputs of shape {out.shape} are not binary scores: pass (N,) or (N, 1) logits, or (N, 2) class logits"
+        )
+    return out
+
+
+class BinaryScores:
+    """A ranking metric over a whole split, usable as a :func:`geolab.train.fit` metric.
+
+    Ranking metrics such as the average precision are not means over batches, so this object
+    collects the scores and targets of every batch (``reset`` / ``update`` / ``compute``) and
+    applies ``fn(y_true, scores, **kwargs)`` to all of them at the end.
+
+    Args:
+        fn: A score function of this module, e.g. :func:`average_precision`.
+        **kwargs: Passed to ``fn``, e.g. ``recall=0.8``.
+    """
+
+    def __init__(self, fn: Callable[..., float], **kwargs: Any) -> None:
+        self.fn, self.kwargs = fn, kwargs
+        self.scores: list[np.ndarray] = []
+        self.targets: list[np.ndarray] = []
+
+    def reset(self) -> None:
+        """Forget everything seen."""
+        self.scores, self.targets = [], []
+
+    def update(self, outputs: Any, targets: Any) -> BinaryScores:
+        """Add a batch: logits ``(N,)``, ``(N, 1)`` or ``(N, 2)`` and 0/1 targets ``(N,)``."""
+        scores = _scores_from_outputs(outputs)
+        t = _flat(targets, "targets")
+        if t.size != scores.size:
+            raise ValueError(f"{scores.size} scores for {t.size} targets: pass one output per sample")
+        self.scores.append(scores)
+        self.targets.append(t)
+        return self
+
+    def compute(self) -> float:
+        """``fn`` over everything seen since the last reset."""
+        if not self.scores:
+            raise ValueError(f"{type(self).__name__}: no batch seen since the last reset")
+        return float(self.fn(np.concatenate(self.targets), np.concatenate(self.scores), **self.kwargs))
+
+
+class AveragePrecision(BinaryScores):
+    """:func:`average_precision` over a split, as a training metric."""
+
+    def __init__(self) -> None:
+        super().__init__(average_precision)
+
+
+class PrecisionAtRecall(BinaryScores):
+    """:func:`precision_at_recall` over a split, as a training metric.
+
+    Args:
+        recall: Target recall.
+    """
+
+    def __init__(self, recall: float = 0.8) -> None:
+        super().__init__(precision_at_recall, recall=recall)

@@ -301,7 +301,7 @@ class ConfusionMatrix:
         return self
 
     def compute(self) -> float:
-        """Mean IoU (mIoU) of everything seen since the last reset."""
+        """The mIoU of everything seen since the last reset."""
         return mean_iou(self.matrix)
 
     def iou(self) -> np.ndarray:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geolab.segmentation.models import ARCHITECTURES, _pad_to_multiple, build_model
+from geolab.segmentation.models import ARCHITECTURES, build_model, pad_to_multiple
 from geolab.train.checkpoint import CheckpointError, load_checkpoint, model_state, save_checkpoint
 
 __all__ = ["load_model", "predict_masks", "prior_bias", "save_model"]
@@ -93,34 +93,41 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
             f"{path}: the weights do not fit a {arch} built with {state['kwargs']}: {exc}; the file was "
             "written by a different version of the model, retrain and save it again"
         ) from exc
-    model.checkpoint_info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
+    info = {k: v for k, v in state.items() if k not in ("model", "state_dict")}
+    setattr(model, "checkpoint_info", info)  # noqa: B010 - a plain attribute, not a submodule
     return model.to(map_location).eval()
 
 
-def _as_batch(images: Any) -> tuple[list[torch.Tensor], bool]:
-    """Images -> list of float ``(3, H, W)`` tensors in 0..1; also whether a single image was given."""
+def _as_batch(images: Any, channels: int = 3) -> tuple[list[torch.Tensor], bool]:
+    """Images -> list of float ``(channels, H, W)`` tensors; also whether a single image was given.
+
+    uint8 images are scaled to 0..1, float images are kept as they are.
+    """
 
     def one(img: Any) -> torch.Tensor:
         t = img if isinstance(img, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(img)))
         if t.ndim == 2:
-            t = t[None].expand(3, -1, -1)
+            t = t[None]
         if t.ndim != 3:
-            raise ValueError(f"predict_masks: an image must be (3, H, W) or (H, W, 3), got shape {tuple(t.shape)}")
-        if t.shape[0] not in (1, 3) and t.shape[-1] in (1, 3):
+            raise ValueError(
+                f"predict_masks: an image must be ({channels}, H, W) or (H, W, {channels}), got shape {tuple(t.shape)}"
+            )
+        if t.shape[0] not in (1, channels) and t.shape[-1] in (1, channels):
             t = t.permute(2, 0, 1)
-        if t.shape[0] == 1:
-            t = t.expand(3, -1, -1)
-        if t.shape[0] != 3:
-            raise ValueError(f"predict_masks: expected 3 colour channels, got shape {tuple(t.shape)}")
+        if t.shape[0] == 1 and channels == 3:
+            t = t.expand(3, -1, -1)  # a grey-level photo for an RGB model
+        if t.shape[0] != channels:
+            raise ValueError(
+                f"predict_masks: the model takes {channels} channels (bands), but an image has shape "
+                f"{tuple(t.shape)}; pass ({channels}, H, W) tensors or (H, W, {channels}) arrays"
+            )
         if t.dtype == torch.uint8:
             return t.float() / 255.0
         if not t.is_floating_point():
-            raise TypeError(f"predict_masks: images must be uint8 (0..255) or float (0..1), got {t.dtype}")
+            raise TypeError(f"predict_masks: images must be uint8 (0..255) or float, got {t.dtype}")
         return t.float()
 
-    if isinstance(images, torch.Tensor) and images.ndim == 4:
-        return [one(x) for x in images], False
-    if isinstance(images, np.ndarray) and images.ndim == 4:
+    if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
         return [one(x) for x in images], False
     if isinstance(images, (torch.Tensor, np.ndarray)):
         return [one(images)], True
@@ -147,10 +154,11 @@ def predict_masks(
     logits are cropped back, so any height and width work.
 
     Args:
-        model: Maps ``(N, 3, H, W)`` floats in 0..1 to logits ``(N, C, H, W)``.
-        images: One image (``(3, H, W)`` tensor or ``(H, W, 3)`` array) or a batch
-            ``(N, 3, H, W)`` / ``(N, H, W, 3)`` or a list of images of any sizes; uint8 0..255
-            or float 0..1.
+        model: Maps ``(N, B, H, W)`` floats to logits ``(N, C, H, W)``; ``B`` is the model's
+            ``in_channels`` attribute (3 if it has none).
+        images: One image (``(B, H, W)`` tensor or ``(H, W, B)`` array) or a batch
+            ``(N, B, H, W)`` / ``(N, H, W, B)`` or a list of images of any sizes; uint8 0..255
+            (scaled to 0..1) or float (passed as it is, e.g. standardised reflectances).
         batch_size: Images per forward pass (only images of equal size are batched).
         device: Default: the device of the model's parameters.
         size: Run the model at this size (``(height, width)``; an int means
@@ -165,7 +173,7 @@ def predict_masks(
         list of ``(H_i, W_i)`` tensors for a list; with ``return_probs``, a pair
         ``(labels, probs)`` of the same structure.
     """
-    batch, single = _as_batch(images)
+    batch, single = _as_batch(images, int(getattr(model, "in_channels", 3)))
     params = next(model.parameters(), None)
     dev = torch.device(device) if device is not None else (params.device if params is not None else torch.device("cpu"))
     divisor = int(getattr(model, "size_divisor", 32))
@@ -182,18 +190,24 @@ def predict_masks(
         while i < len(order):
             shape = batch[order[i]].shape
             group = [order[i]]
-            while i + len(group) < len(order) and len(group) < batch_size and batch[order[i + len(group)]].shape == shape:
+            while (
+                i + len(group) < len(order)
+                and len(group) < batch_size
+                and batch[order[i + len(group)]].shape == shape
+            ):
                 group.append(order[i + len(group)])
             x = torch.stack([batch[k] for k in group]).to(dev)
             h, w = x.shape[-2:]
             if size is not None:
                 target = (size, size) if isinstance(size, int) else tuple(size)
                 x = F.interpolate(x, size=target, mode="bilinear", align_corners=False, antialias=True)
-            x, hh, ww = _pad_to_multiple(x, divisor)
+            x, hh, ww = pad_to_multiple(x, divisor)
             logits = model(x)[..., :hh, :ww].float()
             if bias is not None:
                 if bias.shape[1] != logits.shape[1]:
-                    raise ValueError(f"class_bias has {bias.shape[1]} values but the model predicts {logits.shape[1]} classes")
+                    raise ValueError(
+                        f"class_bias has {bias.shape[1]} values but the model predicts {logits.shape[1]} classes"
+                    )
                 logits = logits + bias
             if (hh, ww) != (h, w):
                 logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)

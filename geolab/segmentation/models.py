@@ -1,9 +1,10 @@
 """Semantic segmentation networks: a U-Net baseline, an HRNet-style network, torchvision models.
 
-Every model here takes a float RGB batch ``(N, 3, H, W)`` with values in 0..1 and returns
+Every model here takes a float batch ``(N, in_channels, H, W)`` (RGB in 0..1 by default,
+``in_channels=3``; remote-sensing stacks of 5 or more bands work the same way) and returns
 class scores (logits) ``(N, num_classes, H, W)`` of the *same* height and width, for any
-``H`` and ``W`` (sizes that are not a multiple of the network's stride are padded inside and
-cropped back).
+``H`` and ``W`` (sizes that are not a multiple of the network's stride are padded inside by
+:func:`pad_to_multiple` and cropped back).
 
 * :class:`UNet` (Ronneberger et al. 2015): an encoder that halves the resolution ``depth``
   times, a decoder that doubles it back, and skip connections that copy the encoder's
@@ -18,7 +19,7 @@ cropped back).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,7 @@ __all__ = [
     "TorchvisionSegmenter",
     "UNet",
     "build_model",
+    "pad_to_multiple",
 ]
 
 
@@ -43,8 +45,19 @@ def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     )
 
 
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    """Pad the bottom and right of ``x`` (reflection where possible) to a multiple of ``multiple``."""
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """Pad the bottom and right of ``x`` to a multiple of ``multiple`` in height and width.
+
+    Reflection (the edge row is not repeated) where the padding is smaller than the image,
+    otherwise replication.
+
+    Args:
+        x: ``(..., H, W)`` tensor (3-D or 4-D, as :func:`torch.nn.functional.pad` accepts).
+        multiple: The stride the size must divide by.
+
+    Returns:
+        ``(padded, H, W)``: the padded tensor and the original height and width, to crop back.
+    """
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
@@ -109,7 +122,7 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C_in, H, W)`` -> logits ``(N, num_classes, H, W)``."""
         _check_input(x, self.in_channels, "UNet")
-        x, h, w = _pad_to_multiple(x, self.size_divisor)
+        x, h, w = pad_to_multiple(x, self.size_divisor)
         skips = []
         for k, block in enumerate(self.down):
             x = block(x if k == 0 else F.max_pool2d(x, 2))
@@ -181,7 +194,7 @@ class FusionUnit(nn.Module):
         for j, row in enumerate(self.paths):
             size = xs[j].shape[-2:]
             total = xs[j]
-            for i, path in enumerate(row):
+            for i, path in enumerate(cast(nn.ModuleList, row)):
                 if i == j:
                     continue
                 y = path(xs[i])
@@ -284,10 +297,11 @@ class HRNetLite(nn.Module):
         xs = [self.stem(x)]
         for transition, stage in zip(self.transitions, self.stages):
             xs = xs + [transition(xs[-1])]
-            for module in stage:
+            for module in cast(nn.Sequential, stage):
                 xs = module(xs)
         high = xs[0].shape[-2:]
-        feats = torch.cat([xs[0]] + [F.interpolate(y, size=high, mode="bilinear", align_corners=False) for y in xs[1:]], 1)
+        ups = [F.interpolate(y, size=high, mode="bilinear", align_corners=False) for y in xs[1:]]
+        feats = torch.cat([xs[0], *ups], 1)
         return F.interpolate(self.head(feats), size=size, mode="bilinear", align_corners=False)
 
 
@@ -307,18 +321,31 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 class TorchvisionSegmenter(nn.Module):
     """torchvision's DeepLabV3 or LR-ASPP behind the course's interface.
 
-    Normalises the 0..1 input with the ImageNet mean and standard deviation, runs the
-    torchvision model and returns its ``"out"`` logits, ``(N, 3, H, W)`` ->
-    ``(N, num_classes, H, W)``. Nothing is downloaded: weights are random unless
-    ``pretrained_backbone=True`` *and* the ImageNet backbone is already in torch's cache.
+    Normalises the first three input channels (RGB in 0..1) with the ImageNet mean and
+    standard deviation, runs the torchvision model and returns its ``"out"`` logits,
+    ``(N, in_channels, H, W)`` -> ``(N, num_classes, H, W)``. Nothing is downloaded: weights are
+    random unless ``pretrained_backbone=True`` *and* the ImageNet backbone is already in torch's
+    cache.
+
+    With ``in_channels != 3`` the backbone's first convolution is replaced by one with that many
+    input channels; with a pretrained backbone its RGB filters are kept for the first three
+    channels and every further channel starts from their mean. Channels beyond the third are not
+    normalised: standardise extra bands (e.g. to mean 0, standard deviation 1) yourself.
 
     Args:
         variant: ``"deeplabv3_mobilenet"``, ``"deeplabv3_resnet50"`` or ``"lraspp"``.
         num_classes: Output classes.
         pretrained_backbone: Start the backbone from cached ImageNet weights.
+        in_channels: Input channels (bands).
     """
 
-    def __init__(self, variant: str = "deeplabv3_mobilenet", num_classes: int = 8, pretrained_backbone: bool = False) -> None:
+    def __init__(
+        self,
+        variant: str = "deeplabv3_mobilenet",
+        num_classes: int = 8,
+        pretrained_backbone: bool = False,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         import torchvision
 
@@ -336,19 +363,52 @@ class TorchvisionSegmenter(nn.Module):
                     f"(it saves {path.name} into torch's cache), or use pretrained_backbone=False."
                 )
             weights_backbone = weights
+        if in_channels < 1:
+            raise ValueError(f"in_channels must be >= 1, got {in_channels}")
         self.variant = variant
-        self.in_channels, self.num_classes = 3, num_classes
+        self.in_channels, self.num_classes = int(in_channels), num_classes
         self.size_divisor = 16 if variant.startswith("deeplab") else 32
         self.net = getattr(torchvision.models.segmentation, builder)(
             weights=None, weights_backbone=weights_backbone, num_classes=num_classes
         )
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if in_channels != 3:
+            _widen_first_conv(self.net.backbone, in_channels)
+        mean, std = torch.zeros(in_channels), torch.ones(in_channels)
+        if in_channels >= 3:
+            mean[:3], std[:3] = torch.tensor(_IMAGENET_MEAN), torch.tensor(_IMAGENET_STD)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
+        self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, H, W)`` in 0..1 -> logits ``(N, num_classes, H, W)``."""
-        _check_input(x, 3, self.variant)
+        """``(N, in_channels, H, W)`` floats -> logits ``(N, num_classes, H, W)``."""
+        _check_input(x, self.in_channels, self.variant)
         return self.net((x - self.mean) / self.std)["out"]
+
+
+def _widen_first_conv(backbone: nn.Module, in_channels: int) -> None:
+    """Replace the first 3-channel convolution of ``backbone`` by one taking ``in_channels``."""
+    name, old = next((n, m) for n, m in backbone.named_modules() if isinstance(m, nn.Conv2d))
+    new = nn.Conv2d(
+        in_channels,
+        old.out_channels,
+        old.kernel_size,  # type: ignore[arg-type]
+        stride=old.stride,  # type: ignore[arg-type]
+        padding=old.padding,  # type: ignore[arg-type]
+        dilation=old.dilation,  # type: ignore[arg-type]
+        groups=old.groups,
+        bias=old.bias is not None,
+    )
+    with torch.no_grad():
+        k = min(3, in_channels)
+        new.weight[:, :k] = old.weight[:, :k]
+        if in_channels > 3:
+            new.weight[:, 3:] = old.weight.mean(1, keepdim=True)
+        if old.bias is not None and new.bias is not None:
+            new.bias.copy_(old.bias)
+    parent = backbone.get_submodule(name.rsplit(".", 1)[0]) if "." in name else backbone
+    setattr(parent, name.rsplit(".", 1)[-1], new)
 
 
 # --------------------------------------------------------------------------- factory
@@ -364,10 +424,11 @@ def build_model(name: str, num_classes: int = 8, **kwargs: Any) -> nn.Module:
         name: One of :data:`ARCHITECTURES` (``"unet"``, ``"hrnet"``, ``"deeplabv3_mobilenet"``,
             ``"deeplabv3_resnet50"``, ``"lraspp"``).
         num_classes: Output classes (8 for BeachLitter).
-        **kwargs: Passed to :class:`UNet`, :class:`HRNetLite` or :class:`TorchvisionSegmenter`.
+        **kwargs: Passed to :class:`UNet`, :class:`HRNetLite` or :class:`TorchvisionSegmenter`,
+            e.g. ``in_channels=5`` for a five-band image (every architecture takes it).
 
     Returns:
-        A module mapping ``(N, 3, H, W)`` floats in 0..1 to logits ``(N, num_classes, H, W)``.
+        A module mapping ``(N, in_channels, H, W)`` floats to logits ``(N, num_classes, H, W)``.
         The name and keyword arguments are kept in ``model.arch`` and ``model.arch_kwargs`` so
         that :func:`geolab.segmentation.save_model` can rebuild it.
     """
@@ -380,6 +441,7 @@ def build_model(name: str, num_classes: int = 8, **kwargs: Any) -> nn.Module:
         model = TorchvisionSegmenter(key, num_classes=num_classes, **kwargs)
     else:
         raise ValueError(f"unknown model {name!r}; choose one of {ARCHITECTURES}")
-    model.arch = key
-    model.arch_kwargs = {"num_classes": num_classes, **kwargs}
+    # plain attributes for save_model (setattr keeps the type checker from treating them as submodules)
+    setattr(model, "arch", key)  # noqa: B010 - a plain attribute that save_model reads
+    setattr(model, "arch_kwargs", {"num_classes": num_classes, **kwargs})  # noqa: B010
     return model

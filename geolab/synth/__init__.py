@@ -6,4 +6,6 @@
   reflectance) with a land-cover map, clouds and shadows, and optional speckled SAR backscatter.
 * :mod:`geolab.synth.ships`: sea chips with ships and icebergs and their bounding boxes, for
   object detection.
+* :mod:`geolab.synth.shapes`: images of textured polygons and ellipses with exact region
+  labels, for scoring unsupervised segmentation.
 """

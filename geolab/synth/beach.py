@@ -4,20 +4,16 @@ Every scene is built in metres on the ground plane and seen through a
 :class:`geolab.geometry.GroundCamera`, so the true ground area of each piece of litter is
 known exactly (it is the polygon's area), while its image shows the perspective
 foreshortening of a real beach photo: litter near the camera is big, far litter is small and
-squashed. The masks use the real data set's ids (see :mod:`geolab.data.beachlitter`):
+squashed. The masks use the real data set's ids, read from the one class table
+:data:`geolab.data.beachlitter.CLASS_TABLE` (``ID`` here is its ``DATASET_ID``). What the
+generator draws for each class:
 
-==  =================  =============================================
-id  class              what the generator draws
-==  =================  =============================================
-1   Artificial Litter  bottles, cans, fragments, floats: small, bright, hard-edged
-2   Background         hills or land at the horizon
-3   Living             plants at the edges of the view
-4   Sea                sea with waves and foam beyond the shore
-5   Natural Litter     driftwood and seaweed: elongated, brown/dark
-6   Sky                sky with clouds
-7   Sand Beach         textured sand, pebbles, wet sand near the water
-8   Non Living         concrete blocks and fences
-==  =================  =============================================
+* artificial litter: bottles, cans, fragments, floats: small, bright, hard-edged;
+* background: hills or land at the horizon; living: plants at the edges of the view;
+* sea: sea with waves and foam beyond the shore; sky: sky with clouds;
+* natural litter: driftwood and seaweed, elongated, brown or dark;
+* sand beach: textured sand, pebbles, wet sand near the water;
+* non living: concrete blocks and fences.
 
 Litter pieces never overlap each other or the standing objects (plants, blocks, fences), so
 the class areas in ``meta["true_area_m2"]`` are exact.
@@ -34,21 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from geolab.data.beachlitter import ARTIFICIAL, CLASSES, DATASET_ID, NATURAL, find_root, save_mask
 from geolab.geometry import GroundCamera, polygon_area
 
 __all__ = ["ID", "random_camera", "read_meta", "render_scene", "write_dataset"]
 
-#: Dataset ids by short name.
-ID: dict[str, int] = {
-    "artificial": 1,
-    "background": 2,
-    "living": 3,
-    "sea": 4,
-    "natural": 5,
-    "sky": 6,
-    "sand": 7,
-    "nonliving": 8,
-}
+#: Dataset ids (1..8) by short key, from the BeachLitter class table.
+ID: dict[str, int] = DATASET_ID
 
 _ART_COLOURS = np.array(
     [
@@ -315,8 +303,8 @@ def render_scene(
                     occluder[rr, cc] = True
             x_lo, x_hi = float(min(xs.min(), xs.max())), float(max(xs.min(), xs.max()))
             for zr in (0.45, 0.85):
-                p = _box(cam, x_lo, y0, x_hi - x_lo + 0.08, 0.04, zr)
-                if p:
+                rail = _box(cam, x_lo, y0, x_hi - x_lo + 0.08, 0.04, zr)
+                if rail:
                     uu, vv = cam.world_to_image([x_lo, x_hi, x_hi, x_lo], [y0] * 4, [zr - 0.05, zr - 0.05, zr, zr])
                     rr, cc = _raster(uu, vv, shape)
                     img[rr, cc] = wood * 0.9
@@ -328,7 +316,8 @@ def render_scene(
         if rng.random() >= 0.45:
             continue
         u_edge = 0.0 if side < 0 else W - 1.0
-        v_row = float(rng.uniform(cam.horizon_v + 0.15 * (H - cam.horizon_v), cam.horizon_v + 0.6 * (H - cam.horizon_v)))
+        below = H - cam.horizon_v
+        v_row = float(rng.uniform(cam.horizon_v + 0.15 * below, cam.horizon_v + 0.6 * below))
         xe, ye = cam.image_to_ground(u_edge, v_row)
         if not np.isfinite(xe):
             continue
@@ -355,7 +344,8 @@ def render_scene(
         n_natural = int(rng.integers(1, 9))
     taken = occluder.copy()
     objects: list[dict[str, Any]] = []
-    areas = {"Artificial Litter": 0.0, "Natural Litter": 0.0}
+    art_name, nat_name = CLASSES[ARTIFICIAL], CLASSES[NATURAL]
+    areas = {art_name: 0.0, nat_name: 0.0}
     y_far = min(shore0 - 1.5, cam.bottom_distance_m + 7.0)
     kinds = ["artificial"] * n_artificial + ["natural"] * n_natural
     for cls in kinds:
@@ -383,11 +373,11 @@ def render_scene(
             if taken[r0:r1, c0:c1].any() or (mask[rr, cc] != ID["sand"]).any():
                 continue
             # local coordinates (metres) of the covered pixels, for shading
-            lx = np.stack([X[rr, cc] - px, Y[rr, cc] - py], axis=-1)
+            local = np.stack([X[rr, cc] - px, Y[rr, cc] - py], axis=-1)
             pal = _ART_COLOURS if cls == "artificial" else _NAT_COLOURS[kind]
             colour = pal[rng.integers(len(pal))] * rng.uniform(0.9, 1.05)
             span = np.abs(outline).max() + 1e-6
-            axis = lx @ (outline[np.argmax(np.abs(outline[:, 0]))] / span)
+            axis = local @ (outline[np.argmax(np.abs(outline[:, 0]))] / span)
             if cls == "artificial":
                 shade = 1.0 + 0.12 * np.clip(axis / span, -1, 1)
                 pix = colour[None, :] * shade[:, None]
@@ -395,17 +385,22 @@ def render_scene(
                     band = np.abs(axis / span) < 0.25
                     pix[band] = pal[rng.integers(len(pal))]
             else:
-                across = lx @ np.array([-1.0, 0.0])
+                across = local @ np.array([-1.0, 0.0])
                 grain = np.sin(across * rng.uniform(60, 120) + axis * 5)
                 pix = colour[None, :] * (1 + (0.12 if kind == "driftwood" else 0.2) * grain[:, None])
             img[rr, cc] = pix
             mask[rr, cc] = ID[cls]
             taken[r0:r1, c0:c1] = True
             area = polygon_area(gx, gy)
-            name = "Artificial Litter" if cls == "artificial" else "Natural Litter"
+            name = art_name if cls == "artificial" else nat_name
             areas[name] += area
             objects.append(
-                {"class_id": ID[cls], "kind": kind, "area_m2": area, "polygon_m": np.column_stack([gx, gy]).round(5).tolist()}
+                {
+                    "class_id": ID[cls],
+                    "kind": kind,
+                    "area_m2": area,
+                    "polygon_m": np.column_stack([gx, gy]).round(5).tolist(),
+                }
             )
             break
 
@@ -438,7 +433,7 @@ def write_dataset(
     root: str | os.PathLike[str],
     n: int,
     seed: int = 0,
-    size: tuple[int, int] = (128, 96),
+    size: tuple[int, int] = (96, 128),
     camera: GroundCamera | None = None,
     quality: int = 92,
     progress: bool = False,
@@ -454,7 +449,7 @@ def write_dataset(
         root: Output folder (created).
         n: Number of scenes; stems ``000001`` .. ``n``.
         seed: Master seed; scene ``i`` gets its own seed derived from it.
-        size: ``(width, height)`` in pixels (when ``camera`` is not given).
+        size: ``(height, width)`` in pixels (when ``camera`` is not given).
         camera: One camera for every scene (default: a random camera per scene).
         quality: JPEG quality.
         progress: Show a tqdm bar.
@@ -464,8 +459,6 @@ def write_dataset(
         The ``beachlitter`` folder.
     """
     from PIL import Image
-
-    from geolab.data.beachlitter import save_mask
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -481,7 +474,8 @@ def write_dataset(
         it = tqdm(it, desc="scenes")
     for i in it:
         stem = f"{i + 1:06d}"
-        image, mask, meta = render_scene(int(seeds[i]), size[0], size[1], camera=camera, **scene_kwargs)
+        height, width = size
+        image, mask, meta = render_scene(int(seeds[i]), width=width, height=height, camera=camera, **scene_kwargs)
         Image.fromarray(image).save(out / "images" / f"{stem}.jpg", quality=quality)
         save_mask(out / "maskpngs" / f"{stem}.png", mask)
         all_meta[stem] = meta
@@ -493,8 +487,8 @@ def write_dataset(
         for stem, m in all_meta.items():
             c = m["camera"]
             w.writerow([stem, m["seed"], c["width"], c["height"], f"{c['vfov_deg']:.6f}", f"{c['camera_height_m']:.6f}",
-                        f"{c['bottom_distance_m']:.6f}", f"{m['true_area_m2']['Artificial Litter']:.8f}",
-                        f"{m['true_area_m2']['Natural Litter']:.8f}"])  # fmt: skip
+                        f"{c['bottom_distance_m']:.6f}", f"{m['true_area_m2'][CLASSES[ARTIFICIAL]]:.8f}",
+                        f"{m['true_area_m2'][CLASSES[NATURAL]]:.8f}"])  # fmt: skip
     return out
 
 
@@ -503,8 +497,6 @@ def read_meta(root: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 
     Each entry also holds a ready ``GroundCamera`` under ``"ground_camera"``.
     """
-    from geolab.data.beachlitter import find_root
-
     path = find_root(root) / "synthetic_meta.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: only write_dataset() writes it (real data has none)")
