@@ -82,7 +82,7 @@ GPU_LESSONS = [
         "08_beachlitter_segmentation.ipynb",
         models=lambda p: [("unet", p["UNET_KW"]), ("hrnet", p["HRNET_KW"])],
         size_hw=lambda p: (p["HEIGHT"], p["WIDTH"]),
-        write_size=lambda p: (p["WIDTH"], p["HEIGHT"]),
+        write_size=lambda p: (p["HEIGHT"], p["WIDTH"]),  # write_dataset(size=(height, width))
         batch=lambda p: p["BATCH"],
     ),
     GpuLesson(
