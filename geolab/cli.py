@@ -48,7 +48,8 @@ def doctor_report() -> dict[str, Any]:
 
         import cv2
 
-        xml = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
+        # OpenCV's type stubs omit the cv2.data module that its wheels ship.
+        xml = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
         report["haar_cascades"] = f"ok ({xml})" if os.path.exists(xml) else f"MISSING ({xml})"
     except Exception as exc:  # noqa: BLE001
         report["haar_cascades"] = f"MISSING ({type(exc).__name__}: {exc}); install opencv-python-headless<5"

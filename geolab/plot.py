@@ -1,5 +1,8 @@
-"""Plots the course draws again and again: image grids, label overlays, training curves,
-and matplotlib figures driven by ipywidgets controls."""
+"""Plots the course draws again and again.
+
+Image grids, label overlays, training curves, and matplotlib figures driven by ipywidgets
+controls.
+"""
 
 from __future__ import annotations
 

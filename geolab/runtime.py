@@ -4,8 +4,14 @@ Notebooks never branch on "am I in CI?". They ask :func:`profile` for the sizes 
 current run profile, chosen by the ``GEOLAB_PROFILE`` environment variable:
 
 * ``smoke``: CI and quick checks; every notebook runs in at most 90 s on 2 CPU cores.
-* ``standard``: the default on a CPU; meaningful results in at most 5 min per notebook.
-* ``full``: the default when CUDA is available; paper-scale runs on a Colab-class GPU.
+* ``standard``: the default; meaningful results in at most 5 min per notebook on a CPU.
+* ``full``: paper-scale runs on a Colab-class GPU.
+
+One rule picks the default when ``GEOLAB_PROFILE`` is not set: a lesson whose heavy work runs
+on the GPU declares it once, ``profile(needs_gpu=True)``, and gets ``full`` when CUDA is
+available. Every other lesson gets ``standard`` on any machine, because its heavy work
+(Haar features, boosting, CPU-pinned steps) would not get faster on a GPU, only bigger.
+``GEOLAB_PROFILE`` always wins.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ __all__ = [
     "PROFILES",
     "Profile",
     "data_dir",
+    "default_profile_name",
     "device",
     "profile",
     "seed_everything",
@@ -32,6 +39,10 @@ T = TypeVar("T")
 
 PROFILE_ENV = "GEOLAB_PROFILE"
 DATA_ENV = "GEOLAB_DATA"
+
+# What the running lesson declared with profile(needs_gpu=...): one kernel runs one lesson,
+# so later calls to profile() without the argument give the same profile.
+_needs_gpu: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,7 @@ PROFILES: dict[str, Profile] = {
         batch_size=32,
         n_estimators=200,
         iterations=300,
-        description="default on CPU: meaningful results in <= 5 min per notebook",
+        description="the default: meaningful results in <= 5 min per notebook on a CPU",
     ),
     "full": Profile(
         name="full",
@@ -106,7 +117,7 @@ PROFILES: dict[str, Profile] = {
         batch_size=64,
         n_estimators=500,
         iterations=1000,
-        description="default on CUDA: paper-scale runs on a Colab-class GPU",
+        description="paper-scale runs on a Colab-class GPU (default for GPU lessons when CUDA is present)",
     ),
 }
 
@@ -119,23 +130,28 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def profile(name: str | None = None) -> Profile:
+def profile(name: str | None = None, *, needs_gpu: bool | None = None) -> Profile:
     """Return the active run profile.
 
     Args:
-        name: Profile name; default: ``$GEOLAB_PROFILE``, else ``full`` when CUDA is
-            available and ``standard`` otherwise.
+        name: Profile name; default: ``$GEOLAB_PROFILE``, else :func:`default_profile_name`.
+        needs_gpu: Declare (once, in the lesson's first code cell) that the lesson's heavy
+            work runs on the GPU, so its default is ``full`` when CUDA is available. Later
+            calls without the argument remember the declaration. ``None``: keep it.
 
     Raises:
         ValueError: The name is not one of ``smoke``, ``standard``, ``full``.
     """
+    global _needs_gpu
+    if needs_gpu is not None:
+        _needs_gpu = bool(needs_gpu)
     if name is None:
         name = os.environ.get(PROFILE_ENV, "").strip()
         source = f"${PROFILE_ENV}"
     else:
         source = "the argument"
     if not name:
-        return PROFILES["full" if _cuda_available() else "standard"]
+        return PROFILES[default_profile_name(_needs_gpu)]
     key = name.lower()
     if key not in PROFILES:
         valid = ", ".join(PROFILES)
@@ -144,6 +160,18 @@ def profile(name: str | None = None) -> Profile:
             f"For example: export {PROFILE_ENV}=smoke"
         )
     return PROFILES[key]
+
+
+def default_profile_name(needs_gpu: bool) -> str:
+    """The profile a lesson gets when ``GEOLAB_PROFILE`` is not set.
+
+    Args:
+        needs_gpu: The lesson's heavy work runs on the GPU.
+
+    Returns:
+        ``"full"`` for a GPU lesson on a machine with CUDA, otherwise ``"standard"``.
+    """
+    return "full" if needs_gpu and _cuda_available() else "standard"
 
 
 def device(prefer: str | None = None) -> "torch.device":

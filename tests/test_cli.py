@@ -3,6 +3,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from geolab.cli import build_parser, doctor_report, main
 
 
@@ -32,6 +34,7 @@ def test_no_command_prints_help(capsys):
     assert "doctor" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "geolab.cli", "doctor"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +13,7 @@ import torch
 
 from geolab import runtime
 from geolab.runtime import PROFILES, Profile, data_dir, device, profile, seed_everything
+from tests.conftest import ROOT
 
 
 def test_profile_from_environment(clean_env):
@@ -19,11 +24,20 @@ def test_profile_from_environment(clean_env):
     assert profile().name == "smoke"
 
 
-def test_profile_default_depends_on_cuda(clean_env):
+def test_profile_default_fits_the_device_and_the_lesson(clean_env):
+    clean_env.setattr(runtime, "_needs_gpu", False)
     clean_env.setattr(runtime, "_cuda_available", lambda: False)
     assert profile().name == "standard"
+    assert profile(needs_gpu=True).name == "standard", "no GPU: a GPU lesson runs at standard size"
     clean_env.setattr(runtime, "_cuda_available", lambda: True)
-    assert profile().name == "full"
+    assert profile(needs_gpu=False).name == "standard", "a CPU-bound lesson does not scale up on a GPU"
+    assert profile().name == "standard", "the declaration is remembered"
+    assert profile(needs_gpu=True).name == "full"
+    assert profile().name == "full", "later calls in the same lesson give the same profile"
+    assert profile("smoke").name == "smoke"
+    clean_env.setenv("GEOLAB_PROFILE", "standard")
+    assert profile(needs_gpu=True).name == "standard", "GEOLAB_PROFILE always wins"
+    assert runtime.default_profile_name(True) == "full" and runtime.default_profile_name(False) == "standard"
 
 
 def test_unknown_profile_lists_valid_names(clean_env):
@@ -107,3 +121,46 @@ def test_profile_dataclass_fields_documented():
     doc = Profile.__doc__ or ""
     for field in dataclasses.fields(Profile):
         assert f"{field.name}:" in doc, field.name
+
+
+def test_data_dir_is_a_fresh_temporary_folder():
+    """The root conftest.py gives every pytest session its own data folder and torch cache."""
+    import torch.hub
+
+    tmp = Path(tempfile.gettempdir()).resolve()
+    path = data_dir().resolve()
+    assert tmp in path.parents, f"GEOLAB_DATA={path} is not a temporary folder"
+    assert "geolab-pytest-" in str(path)
+    (path / "probe.txt").write_text("written by the test suite")
+    hub = Path(torch.hub.get_dir()).resolve()
+    assert tmp in hub.parents, f"torch hub cache {hub} is not a temporary folder"
+
+
+@pytest.mark.slow
+def test_tests_and_notebooks_leave_home_untouched(tmp_path):
+    """A test and a notebook run by pytest with HOME pointed to an empty folder leave it empty.
+
+    Tools that keep their own state (IPython, Jupyter, matplotlib) are pointed elsewhere, so an
+    empty HOME afterwards means neither geolab nor torch wrote to the user's cache.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    other = tmp_path / "tools"
+    drop = ("GEOLAB_DATA", "TORCH_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(
+        HOME=str(home),
+        GEOLAB_PROFILE="smoke",
+        MPLCONFIGDIR=str(other / "mpl"),
+        IPYTHONDIR=str(other / "ipython"),
+        JUPYTER_CONFIG_DIR=str(other / "jupyter-config"),
+        JUPYTER_DATA_DIR=str(other / "jupyter-data"),
+        JUPYTER_RUNTIME_DIR=str(other / "jupyter-runtime"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+           "tests/test_runtime.py::test_data_dir_is_a_fresh_temporary_folder", "notebooks/00_getting_started.ipynb"]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    left = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    assert not left, f"the run wrote into HOME: {left[:20]}"

@@ -17,6 +17,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import web_assets  # noqa: E402  (a sibling script)
 
 
 def resolve_profile(name: str) -> str:
@@ -27,6 +29,7 @@ def resolve_profile(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the book; return the exit code of jupyter-book."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", default="", help="smoke | standard | full (default: geolab's default)")
     parser.add_argument("--output", default="", help="folder that receives _build/ (default: the repository)")
@@ -34,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retries", type=int, default=0,
                         help="rebuild this many times after a failure (jupyter-cache re-executes only the "
                              "notebooks that failed); a guard against rare kernel hiccups")
+    parser.add_argument("--only", default="",
+                        help="comma-separated notebook numbers, e.g. 00,09: build the introduction and just these "
+                             "(a quick look at some pages; references to the others are left dangling)")
+    parser.add_argument("--online-assets", action="store_true",
+                        help="load MathJax and the widgets manager from CDNs instead of serving them from the site")
     args = parser.parse_args(argv)
 
     name = resolve_profile(args.profile)
@@ -47,10 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     config["execute"]["timeout"] = {"smoke": 120, "standard": 600}.get(name, config["execute"]["timeout"])
     build_dir = ROOT / "_build"
     build_dir.mkdir(exist_ok=True)
+    if not args.online_assets:
+        # MathJax, RequireJS and the widgets manager are served from the site: it works offline.
+        try:
+            static = web_assets.build_static()
+        except web_assets.AssetError as exc:
+            print(f"ERROR: {exc}\n(use --online-assets to build pages that load them from CDNs)", flush=True)
+            return 1
+        config.setdefault("sphinx", {}).setdefault("config", {}).update(web_assets.sphinx_config(static))
+    config.setdefault("sphinx", {}).setdefault("local_extensions", {})["geolab_book"] = str(ROOT / "tools")
     cfg_path = build_dir / f"_config.{name}.yml"
     cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--config", str(cfg_path)]
+    if args.only:
+        cmd += ["--toc", str(partial_toc(args.only.split(","), build_dir / "_toc.partial.yml"))]
     if args.output:
         cmd += ["--path-output", str(Path(args.output).resolve())]
     if args.strict:
@@ -71,6 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Book build ({name}) took {total:.0f} s; exit code {result.returncode}; "
           f"HTML in {out / '_build' / 'html' / 'index.html'}", flush=True)
     return result.returncode
+
+
+def partial_toc(numbers: list[str], path: Path) -> Path:
+    """Write a table of contents with the root page and the notebooks numbered ``numbers``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    wanted = tuple(f"notebooks/{n.strip()}_" for n in numbers if n.strip())
+    parts = []
+    for part in toc.get("parts", []):
+        chapters = [c for c in part.get("chapters", []) if c.get("file", "").startswith(wanted)]
+        if chapters:
+            parts.append({**part, "chapters": chapters})
+    toc["parts"] = parts
+    path.write_text(yaml.safe_dump(toc, sort_keys=False))
+    return path
 
 
 def report_times(cache: Path, name: str) -> None:

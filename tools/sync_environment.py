@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,10 +22,12 @@ def canonical(name: str) -> str:
 
 
 def requirement_name(req: str) -> str:
+    """The canonical package name of a requirement string such as ``torch>=2.1``."""
     return canonical(re.split(r"[\s<>=!~;\[]", req.strip(), maxsplit=1)[0])
 
 
 def project_requirements() -> list[str]:
+    """Requirements of the package and of its book and dev extras, as written in pyproject.toml."""
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     reqs = list(data["project"]["dependencies"])
     for extra in ("book", "dev"):
@@ -33,6 +36,7 @@ def project_requirements() -> list[str]:
 
 
 def constraints() -> dict[str, str]:
+    """Pinned versions from constraints.txt, keyed by canonical package name."""
     pins = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
@@ -43,6 +47,7 @@ def constraints() -> dict[str, str]:
 
 
 def render() -> str:
+    """The text environment.yml should have."""
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     python = data["project"]["requires-python"]
     pins = constraints()

@@ -154,7 +154,7 @@ def distributed_loader(loader: DataLoader[Any], *, seed: int | None = None) -> D
     if seed is None:
         seed = int(loader.generator.initial_seed()) if loader.generator is not None else 0
     sampler: DistributedSampler[Any] = DistributedSampler(
-        loader.dataset,  # type: ignore[arg-type]
+        loader.dataset,
         num_replicas=world_size(),
         rank=rank(),
         shuffle=isinstance(loader.sampler, RandomSampler),

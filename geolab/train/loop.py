@@ -155,7 +155,7 @@ def _bar(loader: Iterable[Any], show: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, leave=False, disable=not show, unit="batch")
 
 
-class History(dict):  # type: ignore[type-arg]
+class History(dict):
     """What :func:`fit` returns: ``dict[str, list[float]]`` with one value per epoch.
 
     Keys: ``train_loss``, ``val_loss`` and ``val_<metric>`` (with a validation loader),
