@@ -33,7 +33,7 @@ def notebook_parameters(path: Path, profile_name: str = "full") -> dict[str, Any
     E.g. ``EPOCHS = PROFILE.pick(smoke=2, standard=8, full=40)`` gives ``{"EPOCHS": 40}`` for
     ``full``. Assignments that need anything else are left out.
     """
-    namespace: dict[str, Any] = {"PROFILE": PROFILES[profile_name]}
+    namespace: dict[str, Any] = {"PROFILE": PROFILES[profile_name], "P": PROFILES[profile_name]}
     found: dict[str, Any] = {}
     cells = json.loads(path.read_text())["cells"]
     for cell in cells[1:]:  # the first cell is the Colab bootstrap
@@ -114,7 +114,9 @@ def test_every_gpu_lesson_is_covered():
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         if json.loads(nb.read_text())["metadata"].get("geolab", {}).get("full_needs_gpu"):
             declared.add(nb.name)
-    assert declared == {lesson.notebook for lesson in GPU_LESSONS}
+    from tests.test_full_profile_chapters import CHAPTER_GPU_LESSONS
+
+    assert declared == {lesson.notebook for lesson in GPU_LESSONS} | set(CHAPTER_GPU_LESSONS)
 
 
 class ActivationMeter:
