@@ -103,11 +103,20 @@ class SyntheticLandCover(GeoDataset):
         items = [self[i] for i in range(len(self))]
         return np.stack([i.numpy() for i, _ in items]), np.stack([m.numpy() for _, m in items])
 
-    def plot(self, sample: tuple[Any, Any], *, rgb: tuple[str, str, str] = ("nir", "red", "green")) -> Any:
+    def plot(
+        self,
+        sample: Sequence[Any],
+        *,
+        title: str | None = None,
+        alpha: float = 1.0,
+        rgb: tuple[str, str, str] = ("nir", "red", "green"),
+    ) -> Any:
         """Show a sample: a false-colour composite and its colour-coded mask, side by side.
 
         Args:
             sample: ``(image, mask)`` as returned by ``dataset[i]``.
+            title: Figure title.
+            alpha: Opacity of the mask panel.
             rgb: Bands displayed as red, green and blue (must be among the returned bands).
 
         Returns:
@@ -123,12 +132,14 @@ class SyntheticLandCover(GeoDataset):
         fig, axes = plt.subplots(1, 2, figsize=(8, 4))
         axes[0].imshow(composite(image, self.band_names, rgb))
         axes[0].set_title(" / ".join(rgb))
-        axes[1].imshow(mask_to_rgb(mask, self.palette, self.ignore_index))
+        axes[1].imshow(mask_to_rgb(mask, self.palette, self.ignore_index), alpha=alpha)
         axes[1].set_title("land cover")
         for ax in axes:
             ax.axis("off")
         handles = [Patch(color=(c[0] / 255, c[1] / 255, c[2] / 255), label=n) for n, c in zip(self.classes, self.palette)]
         axes[1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        if title is not None:
+            fig.suptitle(title)
         fig.tight_layout()
         return fig
 

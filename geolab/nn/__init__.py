@@ -40,8 +40,8 @@ from geolab.nn.detection import (
     postprocess,
 )
 from geolab.nn.gan import Discriminator, GANHistory, Generator, frechet_distance, train_gan
-from geolab.nn.superres import SRCNN, degrade, psnr, random_crops
 from geolab.nn.resnet import CYCLONE_MODELS, PlainCNN, PyramidNet, ResNet, WideResNet, build_cyclone_model
+from geolab.nn.superres import SRCNN, degrade, psnr, random_crops
 
 __all__ = [
     "ACTIVATIONS",

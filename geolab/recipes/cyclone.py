@@ -197,7 +197,6 @@ def _tensor_set(x: np.ndarray, y: np.ndarray) -> TensorDataset:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point; returns the final table."""
-
     parser = argparse.ArgumentParser(prog="python -m geolab.recipes.cyclone", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-pos", type=int, default=100_000, help="positives in the whole data set (paper: ~100k)")
     parser.add_argument("--imbalance", type=float, default=20.0, help="negatives per positive (paper: ~20)")
