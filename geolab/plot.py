@@ -156,7 +156,7 @@ def overlay_mask(
     present = [int(c) for c in np.unique(mask) if c != ignore_index]
     handles = [
         Patch(
-            color=np.asarray(palette[c]) / 255.0,
+            color=(palette[c][0] / 255.0, palette[c][1] / 255.0, palette[c][2] / 255.0),
             label=class_names[c] if class_names is not None else str(c),
         )
         for c in present

@@ -83,7 +83,7 @@ def _block_cumsum(
     return D
 
 
-class AdaBoost(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class AdaBoost(ClassifierMixin, BaseEstimator):
     """Discrete AdaBoost of decision stumps for two classes (a scikit-learn classifier).
 
     Args:

@@ -68,7 +68,7 @@ def _generator(random_state: int | np.random.Generator | np.random.RandomState |
     return np.random.default_rng(check_random_state(random_state).randint(2**31))
 
 
-class Cascade(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class Cascade(ClassifierMixin, BaseEstimator):
     """An attentional cascade of AdaBoost stages on Haar-like features.
 
     Args:

@@ -126,7 +126,7 @@ def _display_image(image: Any, bands: Sequence[int]) -> np.ndarray:
     return np.clip(arr, 0.0, 1.0)
 
 
-class GeoDataset(Dataset):  # type: ignore[type-arg]
+class GeoDataset(Dataset):
     """Base of the course's data sets: ``dataset[i]`` is ``(image, target)``.
 
     Class attributes (override them in a subclass):

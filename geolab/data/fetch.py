@@ -16,6 +16,7 @@ import stat
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -217,7 +218,7 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) 
     raise ValueError(f"{archive} is neither a zip nor a tar archive")
 
 
-def _extract_via_temp(dest: Path, extract, files: list[str]) -> list[Path]:
+def _extract_via_temp(dest: Path, extract: Callable[[Path], object], files: list[str]) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
     try:

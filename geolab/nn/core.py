@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -232,7 +233,7 @@ class SmallCNN(nn.Module):
         self._check_input(x)
         maps = []
         for block in self.blocks:
-            *before_pool, pool = list(block)
+            *before_pool, pool = list(block.children())
             for layer in before_pool:
                 x = layer(x)
             maps.append(x)
@@ -325,7 +326,7 @@ def set_requires_grad(module: nn.Module, requires_grad: bool) -> nn.Module:
 BACKBONES = ("resnet18", "resnet34", "resnet50", "vgg11", "vgg16", "mobilenet_v3_small", "efficientnet_b0")
 
 
-def _default_weights(name: str):  # noqa: ANN202 - a torchvision WeightsEnum member
+def _default_weights(name: str) -> Any:  # a torchvision WeightsEnum member
     import torchvision
 
     return torchvision.models.get_model_weights(name).DEFAULT

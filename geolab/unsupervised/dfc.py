@@ -347,11 +347,11 @@ def segment(
         con = continuity_loss(response)
         loss = mu_sim * sim + mu_con * con + mu_scr * scr_loss
         if scaler is not None:
-            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+            scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
         else:
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimizer.step()
         counts[it] = torch.bincount(labels.flatten(), minlength=n_channels).count_nonzero()
         losses[it, 0], losses[it, 1], losses[it, 2] = sim.detach(), con.detach(), scr_loss.detach()

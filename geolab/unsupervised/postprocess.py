@@ -50,7 +50,7 @@ def connected_components(labels: Any, connectivity: int = 1) -> np.ndarray:
     from skimage.measure import label as cc_label
 
     arr = np.asarray(labels).astype(np.int64)
-    regions = cc_label(arr + 1, background=0, connectivity=connectivity)  # type: ignore[no-untyped-call]
+    regions = cc_label(arr + 1, background=0, connectivity=connectivity)
     return relabel_sequential(regions)
 
 

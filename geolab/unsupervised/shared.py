@@ -106,7 +106,7 @@ class DFCSegmenter:
             labels = response.detach().argmax(1)
             sim = F.cross_entropy(response, labels)
             con = continuity_loss(response)
-            (mu_sim * sim + mu_con * con).backward()  # type: ignore[no-untyped-call]
+            (mu_sim * sim + mu_con * con).backward()
             optimizer.step()
             self.history["n_labels"].append(int(labels.unique().numel()))
             self.history["loss_sim"].append(float(sim.detach()))
