@@ -6,6 +6,8 @@
 * Under nbval, each notebook's run time is printed at the end, and a notebook whose
   metadata says ``geolab: {full_needs_gpu: true}`` is reported as SKIPPED, with the reason,
   when it would run in the ``full`` profile on a machine without a CUDA GPU.
+* With ``GEOLAB_TIMES_OUT=file.json`` set, the notebook times are also written to that file
+  (profile, cores, GPU, failed notebooks) for ``tools/lesson_time.py --record``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 
 _NOTEBOOK_SECONDS: dict[str, float] = defaultdict(float)
 _SKIPPED_NOTEBOOKS: dict[str, str] = {}
+_FAILED_NOTEBOOKS: set[str] = set()
 # Wall-clock goal per notebook in the smoke profile (see geolab.runtime.PROFILES).
 SMOKE_BUDGET_S = 90.0
 
@@ -82,6 +85,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = report.nodeid.split("::", 1)[0]
     if path.endswith(".ipynb"):
         _NOTEBOOK_SECONDS[path] += report.duration
+        if report.failed:
+            _FAILED_NOTEBOOKS.add(Path(path).name)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -100,3 +105,21 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(f"SKIPPED  {name}: {reason}")
     total = sum(s for p, s in _NOTEBOOK_SECONDS.items() if Path(p).name not in _SKIPPED_NOTEBOOKS)
     tr.write_line(f"{total:7.1f} s  total")
+    out = os.environ.get("GEOLAB_TIMES_OUT")
+    if out:
+        _write_times(Path(out), profile)
+
+
+def _write_times(out: Path, profile: str) -> None:
+    """Write the notebook times of this session as JSON (read by tools/lesson_time.py --record)."""
+    import datetime
+
+    import torch
+
+    seconds = {Path(p).name: round(s, 1) for p, s in _NOTEBOOK_SECONDS.items()
+               if Path(p).name not in _SKIPPED_NOTEBOOKS}
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    record = {"profile": _active_profile() if profile == "(default)" else profile, "seconds": seconds,
+              "failed": sorted(_FAILED_NOTEBOOKS), "skipped": sorted(_SKIPPED_NOTEBOOKS),
+              "cores": os.cpu_count(), "gpu": gpu, "date": datetime.date.today().isoformat()}
+    out.write_text(json.dumps(record, indent=1) + "\n")

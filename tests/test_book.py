@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -291,7 +292,10 @@ def test_prose_quotes_no_measured_figures(nb):
 
 def test_introduction_quotes_no_measured_figures():
     # Only the introduction: the field guide is about measuring beaches, where "measure" is no sign.
-    offending = quoted_measurements((ROOT / "book" / "intro.md").read_text())
+    # The generated blocks (course map, run-time table) come from data, not from typing.
+    text = (ROOT / "book" / "intro.md").read_text()
+    text = re.sub(r"<!-- (?:course map|run-time table): generated.*?<!-- end of [^>]*-->", " ", text, flags=re.S)
+    offending = quoted_measurements(text)
     assert not offending, "intro.md quotes measured figures:\n" + "\n".join(offending)
 
 
@@ -357,3 +361,52 @@ def test_lesson_ends_with_whats_next(nb):
             pytest.fail(f"{nb.name} is fine now: remove it from KNOWN_MISSING_WHATS_NEXT")
         pytest.xfail(f"{nb.name}: " + "; ".join(problems))
     assert not problems, f"{nb.name}: " + "; ".join(problems)
+
+
+# ---------------------------------------------------------------- lesson times
+_lesson_time_spec = importlib.util.spec_from_file_location("lesson_time", ROOT / "tools" / "lesson_time.py")
+lesson_time = importlib.util.module_from_spec(_lesson_time_spec)
+sys.modules["lesson_time"] = lesson_time  # dataclasses look their module up there
+_lesson_time_spec.loader.exec_module(lesson_time)
+
+
+def test_run_time_tables_are_generated_from_the_measurements():
+    for page in lesson_time.PAGES:
+        assert page.read_text() == lesson_time.updated(page), (
+            f"{page.name}'s run-time table is stale: run python tools/lesson_time.py")
+
+
+def test_every_notebook_has_measured_smoke_and_standard_times():
+    entries = lesson_time.load_run_times()["notebooks"]
+    missing = [f"{nb.stem} {p}" for nb in NOTEBOOKS for p in ("smoke", "standard") if p not in entries.get(nb.stem, {})]
+    assert not missing, f"record a run with tools/lesson_time.py --record: {missing}"
+
+
+def test_study_time_estimate_counts_what_the_lesson_asks(tmp_path):
+    md = lambda text: {"cell_type": "markdown", "metadata": {}, "source": text}  # noqa: E731
+    code = lambda text, tags=(): {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": text}  # noqa: E731
+    words = " ".join(["word"] * 120)
+    cells = [
+        code("# bootstrap\nimport os", ["remove-cell"]),
+        md("# Title\n\n**Time:** about 20 minutes (optional sections: about 2 more minutes)."),
+        md(words), code("\n".join(f"x{i} = {i}" for i in range(20)) + "\n# a comment\n\n"),
+        md("## Optional: extras\n\n" + words), code("y = 1\nz = 2"),
+        md("## Exercises\n\n```{exercise}\n:label: e1\nDo it.\n```"),
+        md("```{solution-start} e1\n:class: dropdown\n```"), code("\n".join(["s = 1"] * 50)),
+        md("```{solution-end}\n```\n\nThe answer " + words + "\n\n## Self-check\n\n1. One?\n2. Two?\n\n"
+           "```{admonition} Answers\n:class: dropdown\n1. Yes.\n2. No.\n```"),
+    ]
+    nb = tmp_path / "99_example.ipynb"
+    nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    est = lesson_time.estimate(nb, {"notebooks": {"99_example": {"standard": {"seconds": 120}}}})
+    assert (est.code_lines, est.exercises, est.self_check, est.optional_code_lines) == (20, 1, 2, 2)
+    assert est.optional_words == 122 and est.run_minutes == 2.0
+    # 1 + 1 min of prose (title, time line, self-check text aside), 2 min code, 10 exercise, 2 questions, 2 run
+    assert 17 < est.core_minutes < 20
+    assert lesson_time.stated_minutes(nb) == (20, 2)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_stated_time_agrees_with_the_estimate(nb):
+    problems = lesson_time.time_problems([nb])
+    assert not problems, "\n".join(problems) + "\n(python tools/lesson_time.py --estimates shows the counts)"
