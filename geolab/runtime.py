@@ -31,7 +31,9 @@ __all__ = [
     "data_dir",
     "default_profile_name",
     "device",
+    "measured_run_time",
     "profile",
+    "profile_banner",
     "seed_everything",
 ]
 
@@ -235,6 +237,50 @@ def data_dir(create: bool = True) -> Path:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def measured_run_time(lesson: str, profile_name: str | None = None) -> dict[str, Any] | None:
+    """How long a lesson's notebook took to run in a profile, as recorded with the course.
+
+    The figures come from ``geolab/run_times.json``, written by ``tools/lesson_time.py --record``
+    from real runs (never typed by hand).
+
+    Args:
+        lesson: Notebook name without extension, e.g. ``"08_beachlitter_segmentation"``.
+        profile_name: Profile; default: the active one (:func:`profile`).
+
+    Returns:
+        ``{"seconds", "conditions", "date", "cores"}``, or ``None`` when it was not measured.
+    """
+    import json
+
+    name = profile_name or profile().name
+    table = json.loads(Path(__file__).with_name("run_times.json").read_text())
+    entry = table["notebooks"].get(lesson, {}).get(name)
+    return dict(entry) if entry else None
+
+
+def profile_banner(lesson: str) -> str:
+    """Two lines for the top of a lesson: the active profile and its measured run time there.
+
+    Args:
+        lesson: Notebook name without extension, e.g. ``"08_beachlitter_segmentation"``.
+    """
+    prof = profile()
+    lines = [f"profile {prof.name!r}: {prof.description} (set GEOLAB_PROFILE to change it)"]
+    entry = measured_run_time(lesson, prof.name)
+    if entry is None:
+        where = "a GPU" if prof.name == "full" and _needs_gpu else "the course's reference machine"
+        lines.append(f"this notebook has not been timed in {prof.name!r} on {where} yet")
+    else:
+        seconds = float(entry["seconds"])
+        span = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+        conditions = str(entry["conditions"])
+        machine = f"{entry.get('cores') or '?'}-core CPU" if "GPU" not in conditions else conditions.split(", ", 1)[-1]
+        note = {"idle": "nothing else running", "loaded": "other jobs shared the CPU, so an overestimate"}
+        lines.append(f"this notebook ran in about {span} in {prof.name!r} on a {machine} "
+                     f"({note.get(conditions.split(',')[0], conditions)}, {entry['date']}); yours may differ")
+    return "\n".join(lines)
 
 
 def describe() -> dict[str, Any]:

@@ -164,3 +164,25 @@ def test_tests_and_notebooks_leave_home_untouched(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     left = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
     assert not left, f"the run wrote into HOME: {left[:20]}"
+
+
+def test_measured_run_times_ship_with_the_package_and_name_every_notebook():
+    import json
+
+    table = json.loads((Path(runtime.__file__).with_name("run_times.json")).read_text())
+    stems = {nb.stem for nb in (ROOT / "notebooks").glob("*.ipynb")}
+    assert stems <= set(table["notebooks"]), "record the new notebooks' times (tools/lesson_time.py --record)"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"run_times.json"' in pyproject, "run_times.json must be package data (Colab installs only the package)"
+
+
+def test_profile_banner_states_the_profile_and_the_recorded_time(clean_env, monkeypatch):
+    monkeypatch.setenv("GEOLAB_PROFILE", "standard")
+    entry = runtime.measured_run_time("00_getting_started")
+    assert entry is not None and entry["seconds"] > 0
+    banner = runtime.profile_banner("00_getting_started").splitlines()
+    assert banner[0].startswith("profile 'standard'")
+    expected = f"{entry['seconds']:.0f} s" if entry["seconds"] < 120 else f"{entry['seconds'] / 60:.0f} min"
+    assert f"about {expected} in 'standard'" in banner[1]
+    assert runtime.measured_run_time("no_such_lesson") is None
+    assert "has not been timed in 'standard'" in runtime.profile_banner("no_such_lesson")
