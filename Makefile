@@ -65,8 +65,9 @@ check-html-if-browser: $(STAMP)
 
 # Every notebook in the full profile, with each notebook's time; lessons whose full sizes need a
 # GPU are reported as SKIPPED (with the reason) on a machine without one.
+# A full-size cell may run longer than smoke's 10-minute cell limit on a CPU: allow 30 minutes.
 test-full: $(STAMP)
-	$(call isolated,GEOLAB_PROFILE=full $(BIN)/python -m pytest $(NBVAL_FLAGS) -rs notebooks)
+	$(call isolated,GEOLAB_PROFILE=full $(BIN)/python -m pytest $(NBVAL_FLAGS) --nbval-cell-timeout=1800 -rs notebooks)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
