@@ -85,6 +85,7 @@ def test_groups_from_file_names_and_exif_dates(real_format, tmp_path):
         assert stems, s
         others = {days[t] for o, st in parts.items() if o != s for t in st}
         assert not {days[t] for t in stems} & others, s
+    assert BeachLitter(root, "train", group_by="auto", limit=2).stems == parts["train"][:2]
     # without groups: the unchanged split by photo
     assert BeachLitter(root, "test").stems == split_stems(data.stems, "test")
     with pytest.raises(ValueError, match="labels"):
@@ -204,6 +205,18 @@ def test_recipe_one_epoch_on_cpu_writes_what_the_coverage_tool_reads(real_format
         assert r["segmentation_error_source"] == "checkpoint"
         assert float(r["segmentation_rel_error"]) == pytest.approx(report["segmentation_rel_error"], rel=1e-5)  # CSV: 6 digits
         assert max(int(r["mask_width"]), int(r["mask_height"])) == 48  # the training scale
+
+
+def test_find_real_beachlitter_skips_synthetic_copies(real_format, tmp_path):
+    from geolab.data.beachlitter import find_real_beachlitter
+    from geolab.synth.beach import write_dataset
+
+    root, _ = real_format
+    assert find_real_beachlitter(root) == root / "beachlitter"
+    assert find_real_beachlitter(root / "beachlitter") == root / "beachlitter"
+    assert find_real_beachlitter(tmp_path / "absent") is None
+    write_dataset(tmp_path / "synth", 3, seed=0, size=(24, 32))
+    assert find_real_beachlitter(tmp_path / "synth") is None  # never mistaken for the real data
 
 
 def test_bad_data_folder_is_named(tmp_path):

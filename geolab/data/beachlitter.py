@@ -48,7 +48,9 @@ __all__ = [
     "BeachLitter",
     "BeachLitterFormatError",
     "class_frequencies",
+    "find_real_beachlitter",
     "find_root",
+    "is_synthetic",
     "ids_to_train",
     "palette_to_ids",
     "photo_groups",
@@ -347,6 +349,28 @@ def find_root(root: str | os.PathLike[str]) -> Path:
     raise DatasetNotFoundError(f"{root} holds neither beachlitter/images nor images/ + maskpngs/. {hint}")
 
 
+def is_synthetic(folder: str | os.PathLike[str]) -> bool:
+    """Whether a ``beachlitter`` folder is a synthetic copy (``geolab.synth.beach.write_dataset`` marks it)."""
+    return (Path(folder) / "synthetic_meta.json").exists()
+
+
+def find_real_beachlitter(root: str | os.PathLike[str] | None = None) -> Path | None:
+    """The real BeachLitter folder under ``root`` (default: :func:`geolab.runtime.data_dir`), or None.
+
+    None when there is no ``beachlitter/images`` + ``maskpngs`` there, or when the folder is a
+    synthetic copy, so code that looks for the real data never trains on synthetic scenes by
+    accident.
+    """
+    from geolab.runtime import data_dir
+
+    base = Path(root).expanduser() if root is not None else data_dir(create=False)
+    try:
+        folder = find_root(base)
+    except DatasetNotFoundError:
+        return None
+    return None if is_synthetic(folder) else folder
+
+
 #: Default shares ``(train, val, test)`` of BeachLitter: the paper's 20 % test split, and a
 #: validation split of 10 % of all photos taken from its 80 % training part.
 FRACTIONS: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -416,6 +440,7 @@ class BeachLitter(GeoDataset):
             warning instead of raising.
         group_by: ``None`` (split by photo) or a :func:`photo_groups` rule (``"auto"``,
             ``"name-date"``, ``"exif-date"``) to keep each survey day in one split.
+        limit: Keep only the first ``limit`` photos of the split (a quick check; ``None``: all).
 
     Raises:
         DatasetNotFoundError: ``root`` does not hold the data set.
@@ -436,6 +461,7 @@ class BeachLitter(GeoDataset):
         fractions: Sequence[float] = FRACTIONS,
         strict: bool = True,
         group_by: str | None = None,
+        limit: int | None = None,
     ) -> None:
         super().__init__(split)
         self.root = find_root(root)
@@ -468,6 +494,10 @@ class BeachLitter(GeoDataset):
             )
         groups = None if group_by is None else photo_groups([images[s] for s in stems], group_by)
         self.stems = split_stems(stems, split, fractions=fractions, seed=seed, groups=groups)
+        if limit is not None:
+            if limit < 0:
+                raise ValueError(f"limit must be >= 0 photos or None, got {limit}")
+            self.stems = self.stems[:limit]
         self.image_paths = [images[s] for s in self.stems]
         self.mask_paths = [masks[s] for s in self.stems]
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from geolab.segmentation.inference import prior_bias
 
-__all__ = ["GROUPS", "NativeEvaluation", "evaluate_native", "native_logits", "working_size"]
+__all__ = ["GROUPS", "NativeEvaluation", "evaluate_native", "native_logits", "resize_pair", "working_size"]
 
 #: Groups scored per photo: name -> train ids (0 artificial litter, 4 natural litter).
 GROUPS: dict[str, tuple[int, ...]] = {"artificial": (0,), "natural": (4,), "litter": (0, 4)}
