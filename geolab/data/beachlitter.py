@@ -11,11 +11,16 @@ same format, so this one loader reads both::
 A mask pixel's palette *index* is the class id 1..8 (the colours are the PASCAL-VOC colour
 map). The loader returns **train ids** = dataset id − 1 (0..7) and :data:`IGNORE_INDEX` (255)
 for 0 or any id above 8.
+
+Photos are read upright: their EXIF orientation is applied (:func:`geolab.photos.upright`).
+Masks are taken to be drawn on the upright photo, as labelling tools show it; a mask that has
+the *stored* (unturned) size of a photo whose EXIF turns it by 90° is turned with the photo.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,9 +48,13 @@ __all__ = [
     "BeachLitter",
     "BeachLitterFormatError",
     "class_frequencies",
+    "find_real_beachlitter",
     "find_root",
+    "is_synthetic",
     "ids_to_train",
     "palette_to_ids",
+    "photo_groups",
+    "read_image",
     "read_mask",
     "save_mask",
     "split_stems",
@@ -218,18 +227,97 @@ def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
     )
 
 
-def _read_image(path: Path) -> np.ndarray:
+#: How to turn stored pixels upright for each EXIF orientation (PIL ``Image.Transpose`` names).
+_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+              7: "TRANSVERSE", 8: "ROTATE_90"}  # fmt: skip
+
+
+def _open_upright(path: Path) -> tuple[np.ndarray, tuple[int, int], int]:
+    """``(upright RGB (H, W, 3) uint8, stored (height, width), EXIF orientation)`` of a photo."""
     from PIL import Image, UnidentifiedImageError
+
+    from geolab.photos import TAG_ORIENTATION, upright
 
     try:
         with Image.open(path) as im:
             im.load()
-            return np.array(im.convert("RGB"), dtype=np.uint8)
+            stored = (im.height, im.width)
+            try:
+                orientation = int(im.getexif().get(TAG_ORIENTATION, 1) or 1)
+            except (TypeError, ValueError):
+                orientation = 1
+            return np.array(upright(im).convert("RGB"), dtype=np.uint8), stored, orientation
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BeachLitterFormatError(
             f"{path}: cannot read the image ({type(exc).__name__}: {exc}). The file is damaged or not a JPEG: "
             f"download it again or delete it together with its mask."
         ) from exc
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a photo upright (EXIF orientation applied): ``(H, W, 3)`` uint8 RGB.
+
+    Raises:
+        BeachLitterFormatError: The file cannot be read; the message names it.
+    """
+    return _open_upright(Path(path))[0]
+
+
+def _turn_mask(ids: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply the photo's EXIF turn to a mask drawn on its stored pixels."""
+    from PIL import Image
+
+    name = _TRANSPOSE.get(orientation)
+    if name is None:
+        return ids
+    return np.array(Image.fromarray(ids).transpose(getattr(Image.Transpose, name)), dtype=np.uint8)
+
+
+_DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def photo_groups(image_paths: Sequence[str | os.PathLike[str]], by: str = "auto") -> list[str]:
+    """A group label per photo, so that a split keeps each survey (date) in one part.
+
+    Photos of one beach on one day look alike; putting some in training and some in validation
+    makes the validation score too optimistic. Labels:
+
+    * ``"name-date"``: a date ``YYYYMMDD`` / ``YYYY-MM-DD`` in the file name (``None`` if absent);
+    * ``"exif-date"``: the day of the EXIF ``DateTimeOriginal`` (``None`` if absent);
+    * ``"photo"``: every photo its own group (a split by photo);
+    * ``"auto"``: the file-name date where there is one, else the EXIF date, else the photo.
+
+    Photos without a date always form their own group (``"photo:<stem>"``).
+
+    Args:
+        image_paths: The photos.
+        by: ``"auto"``, ``"name-date"``, ``"exif-date"`` or ``"photo"``.
+
+    Returns:
+        One label per photo, e.g. ``"2015-06-01"`` or ``"photo:000008"``.
+    """
+    if by not in ("auto", "name-date", "exif-date", "photo"):
+        raise ValueError(f"by must be 'auto', 'name-date', 'exif-date' or 'photo', got {by!r}")
+    from PIL import Image
+
+    from geolab.photos import exif_time
+
+    out = []
+    for raw in image_paths:
+        path = Path(raw)
+        label = None
+        if by in ("auto", "name-date"):
+            m = _DATE_IN_NAME.search(path.stem)
+            label = f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+        if label is None and by in ("auto", "exif-date"):
+            try:
+                with Image.open(path) as im:
+                    when = exif_time(im.getexif())
+            except (OSError, SyntaxError, ValueError):
+                when = None
+            label = when[:10] if when else None
+        out.append(label if label is not None else f"photo:{path.stem}")
+    return out
 
 
 def find_root(root: str | os.PathLike[str]) -> Path:
@@ -261,6 +349,28 @@ def find_root(root: str | os.PathLike[str]) -> Path:
     raise DatasetNotFoundError(f"{root} holds neither beachlitter/images nor images/ + maskpngs/. {hint}")
 
 
+def is_synthetic(folder: str | os.PathLike[str]) -> bool:
+    """Whether a ``beachlitter`` folder is a synthetic copy (``geolab.synth.beach.write_dataset`` marks it)."""
+    return (Path(folder) / "synthetic_meta.json").exists()
+
+
+def find_real_beachlitter(root: str | os.PathLike[str] | None = None) -> Path | None:
+    """The real BeachLitter folder under ``root`` (default: :func:`geolab.runtime.data_dir`), or None.
+
+    None when there is no ``beachlitter/images`` + ``maskpngs`` there, or when the folder is a
+    synthetic copy, so code that looks for the real data never trains on synthetic scenes by
+    accident.
+    """
+    from geolab.runtime import data_dir
+
+    base = Path(root).expanduser() if root is not None else data_dir(create=False)
+    try:
+        folder = find_root(base)
+    except DatasetNotFoundError:
+        return None
+    return None if is_synthetic(folder) else folder
+
+
 #: Default shares ``(train, val, test)`` of BeachLitter: the paper's 20 % test split, and a
 #: validation split of 10 % of all photos taken from its 80 % training part.
 FRACTIONS: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -271,26 +381,34 @@ def split_stems(
     split: str,
     fractions: Sequence[float] = FRACTIONS,
     seed: int = 0,
+    groups: Sequence[str] | None = None,
 ) -> list[str]:
     """Deterministic train / val / test split of file stems.
 
     The stems are sorted, then split by :func:`geolab.data.split_indices` (``seed``,
     ``fractions``). The real data set has no official split file; the test split is the first
     ``round(f_test · n)`` stems of ``numpy.random.default_rng(seed).permutation(n)``, so it does
-    not change when the validation share changes. The file names (6-digit photo numbers) carry
-    no site or date, so the split is by photo, not by group.
+    not change when the validation share changes. The real file names (6-digit photo numbers)
+    carry no site or date; pass ``groups`` (e.g. from :func:`photo_groups`) to keep each survey
+    day in one split.
 
     Args:
         stems: File stems.
         split: ``"all"``, ``"train"``, ``"val"`` or ``"test"``.
         fractions: Shares ``(train, val, test)``.
         seed: Seed of the shuffle.
+        groups: Optional group label of each stem (same order as ``stems``).
 
     Returns:
         Sorted stems of the split.
     """
-    ordered = sorted(stems)
-    return [ordered[i] for i in split_indices(len(ordered), split, fractions=fractions, seed=seed)]
+    if groups is not None and len(groups) != len(stems):
+        raise ValueError(f"groups has {len(groups)} labels for {len(stems)} stems")
+    order = sorted(range(len(stems)), key=lambda i: stems[i])
+    ordered = [stems[i] for i in order]
+    labels = None if groups is None else [groups[i] for i in order]
+    picked = split_indices(len(ordered), split, fractions=fractions, seed=seed, groups=labels)
+    return [ordered[i] for i in picked]
 
 
 def _listing(folder: Path, exts: tuple[str, ...]) -> dict[str, Path]:
@@ -320,6 +438,9 @@ class BeachLitter(GeoDataset):
         fractions: Shares ``(train, val, test)`` of the split.
         strict: If ``False``, images without masks and masks without images are skipped with a
             warning instead of raising.
+        group_by: ``None`` (split by photo) or a :func:`photo_groups` rule (``"auto"``,
+            ``"name-date"``, ``"exif-date"``) to keep each survey day in one split.
+        limit: Keep only the first ``limit`` photos of the split (a quick check; ``None``: all).
 
     Raises:
         DatasetNotFoundError: ``root`` does not hold the data set.
@@ -339,6 +460,8 @@ class BeachLitter(GeoDataset):
         seed: int = 0,
         fractions: Sequence[float] = FRACTIONS,
         strict: bool = True,
+        group_by: str | None = None,
+        limit: int | None = None,
     ) -> None:
         super().__init__(split)
         self.root = find_root(root)
@@ -369,7 +492,12 @@ class BeachLitter(GeoDataset):
                 f"{self.root} has no image/mask pairs (.jpg in images/, .png in maskpngs/). "
                 + DOWNLOAD_HINT.format(data_dir="<data_dir>")
             )
-        self.stems = split_stems(stems, split, fractions=fractions, seed=seed)
+        groups = None if group_by is None else photo_groups([images[s] for s in stems], group_by)
+        self.stems = split_stems(stems, split, fractions=fractions, seed=seed, groups=groups)
+        if limit is not None:
+            if limit < 0:
+                raise ValueError(f"limit must be >= 0 photos or None, got {limit}")
+            self.stems = self.stems[:limit]
         self.image_paths = [images[s] for s in self.stems]
         self.mask_paths = [masks[s] for s in self.stems]
 
@@ -382,14 +510,16 @@ class BeachLitter(GeoDataset):
         return ids_to_train(read_mask(self.mask_paths[index]))
 
     def read_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(image (H, W, 3) uint8, train ids (H, W) int64)`` as stored, checked, not transformed."""
+        """``(image (H, W, 3) uint8, train ids (H, W) int64)`` upright, checked, not resized or transformed."""
         img_path, mask_path = self.image_paths[index], self.mask_paths[index]
-        image = _read_image(img_path)
+        image, stored, orientation = _open_upright(img_path)
         ids = read_mask(mask_path)
+        if ids.shape != image.shape[:2] and ids.shape == stored:
+            ids = _turn_mask(ids, orientation)  # drawn on the stored pixels: turn it with the photo
         if ids.shape != image.shape[:2]:
             extra = ""
             if ids.shape == image.shape[1::-1]:
-                extra = " (the sizes are swapped: the photo may carry an EXIF rotation; rotate the image file)"
+                extra = " (the sizes are swapped: the mask was turned differently from the photo's EXIF orientation)"
             raise BeachLitterFormatError(
                 f"{mask_path} is {ids.shape[1]} x {ids.shape[0]} pixels but its image {img_path.name} is "
                 f"{image.shape[1]} x {image.shape[0]}{extra}. Mask and image must have the same size: replace the "

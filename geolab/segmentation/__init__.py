@@ -6,6 +6,8 @@
   :func:`weighted_cross_entropy` and :class:`FocalLoss` are re-exported here.
 * :mod:`geolab.segmentation.inference`: :func:`save_model`, :func:`load_model`,
   :func:`predict_masks`, :func:`prior_bias`.
+* :mod:`geolab.segmentation.evaluation`: scores at the photos' native resolution, per-photo
+  recall percentiles, the prior correction chosen on validation photos.
 
 Convention: models take float RGB ``(N, 3, H, W)`` in 0..1 and return logits
 ``(N, num_classes, H, W)`` of the same size.
