@@ -15,6 +15,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from geolab.data import split_indices
 from geolab.data.clouds import CloudFileError, load_patches, resample_patches, to_olr
 from geolab.imbalance import (
     TTA_TRANSFORMS,
@@ -117,6 +118,15 @@ def test_storms_and_years_are_consistent_for_leakage_free_splits():
     assert sum(len(v) for v in splits.values()) == 2100
     storms = {k: set(info.storm[v][info.y[v] == 1]) for k, v in splits.items()}
     assert not storms["train"] & storms["test"] and not storms["train"] & storms["val"]
+    years = {k: set(info.year[v]) for k, v in splits.items()}
+    assert not years["train"] & years["val"] and not years["train"] & years["test"] and not years["val"] & years["test"]
+    assert [len(years[k]) for k in ("train", "val", "test")] == [6, 2, 2]  # 10 equal years, (0.6, 0.2, 0.2)
+    for name, idx in splits.items():  # the library's group split, not a second implementation
+        np.testing.assert_array_equal(idx, split_indices(2100, name, fractions=(0.6, 0.2, 0.2), seed=0, groups=info.year))
+    with pytest.raises(ValueError, match="at least 3 distinct years"):
+        year_splits(np.repeat([0, 1], 10))
+    with pytest.raises(ValueError, match="leave no year"):
+        year_splits(info.year, fractions=(0.98, 0.01, 0.01))
 
 
 def test_generator_rejects_bad_sizes():
@@ -355,7 +365,7 @@ def test_focal_loss_equals_torchvision():
 # ---------------------------------------------------------------- recipe
 
 
-def test_recipe_tiny_on_cpu(tmp_path, monkeypatch):
+def test_recipe_tiny_on_cpu(tmp_path, monkeypatch, capsys):
     from geolab.recipes.cyclone import main
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -365,6 +375,14 @@ def test_recipe_tiny_on_cpu(tmp_path, monkeypatch):
     assert saved["rates"] == [0.0, 1.0] and len(saved["weights"]) == 2
     assert set(saved["table"]) == {"baseline", "ensemble", "ensemble+tta"}
     assert 0 <= result["table"]["ensemble+tta"]["p@r0.80"] <= 1
+    table = saved["table"]
+    base = table["baseline"]["p@r0.80"]
+    expected = (table["ensemble+tta"]["p@r0.80"] - base) / base  # relative, as Matsuoka (2021) states it
+    assert saved["relative_improvement"] == pytest.approx(expected)
+    printed = capsys.readouterr().out
+    for name in table:
+        assert f"{name} " in printed  # the final table is printed
+    assert f"{100 * expected:+.1f} %" in printed
 
 
 @pytest.mark.slow
