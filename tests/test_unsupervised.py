@@ -82,6 +82,16 @@ def test_segment_is_deterministic_and_fast_path_agrees(shapes):
     assert len(a.loss_sim) == len(a.loss_con) == len(a.loss_scr) == 6 and np.all(a.loss_scr == 0)
 
 
+def test_bfloat16_path_is_deterministic(shapes):
+    image, _ = shapes
+    kw = {"n_channels": 8, "max_iter": 3, "min_labels": 1, "patience": None, "amp": True, "seed": 2,
+          "progress": False, "device": "cpu"}
+    a, b = segment(image, **kw), segment(image, **kw)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.loss_con, b.loss_con)
+    assert np.all(np.isfinite(a.loss_sim)) and a.labels.shape == image.shape[:2]
+
+
 def test_segment_multispectral_and_grey():
     rng = np.random.default_rng(0)
     five = rng.random((12, 10, 5)).astype(np.float32)
