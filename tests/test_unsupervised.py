@@ -16,6 +16,7 @@ from geolab.unsupervised import (
     connected_components,
     contingency,
     continuity_loss,
+    dfc_loss,
     felzenszwalb_segment,
     image_to_tensor,
     kmeans_segment,
@@ -58,7 +59,7 @@ def _straightforward(image: np.ndarray, n_iter: int, n_channels: int, seed: int)
 def test_segment_matches_straightforward_loop(shapes):
     image, _ = shapes
     ref, counts = _straightforward(image, 8, 16, seed=5)
-    res = segment(image, n_channels=16, max_iter=8, min_labels=1, patience=None, channels_last=False, seed=5,
+    res = segment(image, n_channels=16, max_iter=8, min_labels=1, patience=None, exact=True, seed=5,
                   progress=False, device="cpu")
     np.testing.assert_array_equal(res.labels, relabel_sequential(ref))
     np.testing.assert_array_equal(res.n_labels, counts)
@@ -71,11 +72,24 @@ def test_segment_is_deterministic_and_fast_path_agrees(shapes):
     a, b = segment(image, **kw), segment(image, **kw)
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.loss_sim, b.loss_sim)
-    slow = segment(image, channels_last=False, **kw)
+    slow = segment(image, exact=True, **kw)
     assert adjusted_rand_index(slow.labels, a.labels) > 0.9
+    plain = segment(image, amp=False, **kw)  # float32 with the fused loss: close to exact
+    assert adjusted_rand_index(slow.labels, plain.labels) > 0.9
+    np.testing.assert_allclose(plain.loss_sim, slow.loss_sim, rtol=1e-3, atol=1e-4)
     assert a.labels.shape == image.shape[:2] and a.labels.dtype == np.int64
     assert a.labels.max() + 1 == a.n_labels[-1] == len(np.unique(a.labels))
     assert len(a.loss_sim) == len(a.loss_con) == len(a.loss_scr) == 6 and np.all(a.loss_scr == 0)
+
+
+def test_bfloat16_path_is_deterministic(shapes):
+    image, _ = shapes
+    kw = {"n_channels": 8, "max_iter": 3, "min_labels": 1, "patience": None, "amp": True, "seed": 2,
+          "progress": False, "device": "cpu"}
+    a, b = segment(image, **kw), segment(image, **kw)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.loss_con, b.loss_con)
+    assert np.all(np.isfinite(a.loss_sim)) and a.labels.shape == image.shape[:2]
 
 
 def test_segment_multispectral_and_grey():
@@ -125,6 +139,23 @@ def test_bad_images():
     with pytest.raises(ValueError, match="shape"):
         image_to_tensor(np.zeros((4,)))
     np.testing.assert_allclose(image_to_tensor(np.full((2, 2, 1), 65535, np.uint16)).numpy(), 1.0)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_fused_loss_matches_autograd(memory_format):
+    torch.manual_seed(0)
+    r = torch.randn(2, 7, 5, 6).contiguous(memory_format=memory_format).requires_grad_()
+    target = r.detach().argmax(1)
+    target[0, 0, 0] = 3  # a pixel whose label is not its argmax
+    reference = 0.7 * F.cross_entropy(r, target) + 2.5 * continuity_loss(r)
+    (expected,) = torch.autograd.grad(reference, r)
+    loss, sim, con = dfc_loss(r, target, 0.7, 2.5)
+    (got,) = torch.autograd.grad(3.0 * loss, r)
+    torch.testing.assert_close(loss, reference)
+    torch.testing.assert_close(sim, F.cross_entropy(r, target))
+    torch.testing.assert_close(con, continuity_loss(r))
+    torch.testing.assert_close(got, 3.0 * expected)
+    assert not sim.requires_grad and not con.requires_grad
 
 
 def test_continuity_loss_against_numpy():
