@@ -26,3 +26,16 @@ def test_00_names_the_parts_of_the_toc_in_order():
     assert named == captions, f"00 names the parts {named}; _toc.yml has {captions}"
     assert "{ref}`course map <intro>`" in section, "00 points to the generated course map"
     assert not re.search(r"\b(?:0\d|1[0-2]) ·", section), "no hand-written lesson list in 00: link the course map"
+
+
+def test_optional_sections_are_announced_in_the_overview():
+    """A lesson with '## Optional: ...' sections says so in its Overview (a lesson is a sitting)."""
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        optional = re.findall(r"^## Optional: .+$", markdown, re.M)
+        if not optional:
+            continue
+        overview = _section(markdown, "## Overview")
+        assert "Optional" in overview, f"{nb.name}: announce its optional sections in the Overview"
+        assert markdown.index(optional[0]) < markdown.index("## Exercises"), f"{nb.name}: optional sections before the exercises"
