@@ -2,6 +2,8 @@
 
 * :mod:`geolab.synth.beach`: BeachLitter-like beach photos rendered through a ground-plane
   camera, with label masks and exact litter areas in m².
+* :mod:`geolab.synth.beach_patches`: small labelled patches (sand, sea, sky, vegetation, litter)
+  cut from those scenes, with the scene of each patch for splits by scene.
 * :mod:`geolab.synth.multispectral`: Sentinel-2-like multispectral scenes (six bands, surface
   reflectance) with a land-cover map, clouds and shadows, and optional speckled SAR backscatter.
 * :mod:`geolab.synth.ships`: sea chips with ships and icebergs and their bounding boxes, for
