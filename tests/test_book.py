@@ -410,3 +410,11 @@ def test_study_time_estimate_counts_what_the_lesson_asks(tmp_path):
 def test_stated_time_agrees_with_the_estimate(nb):
     problems = lesson_time.time_problems([nb])
     assert not problems, "\n".join(problems) + "\n(python tools/lesson_time.py --estimates shows the counts)"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_lesson_says_its_profile_and_measured_time(nb):
+    """The first lesson cell prints geolab.runtime.profile_banner for this notebook (profile + recorded time)."""
+    code = [_source(c) for c in _load(nb)["cells"][1:] if c["cell_type"] == "code"]
+    assert code and f'print(profile_banner("{nb.stem}"))' in code[0], (
+        f"{nb.name}: print(profile_banner({nb.stem!r})) belongs in the first code cell, after profile()")
