@@ -58,7 +58,7 @@ def clip_polygon(points: Any, halfplanes: Any) -> np.ndarray:
     return poly
 
 
-def visible_areas(polygons: list[np.ndarray], cells: int = 400) -> list[float]:
+def visible_areas(polygons: list[np.ndarray], cells: int = 200) -> list[float]:
     """Area of each polygon not covered by a later one (later pieces lie on top), in its unit squared.
 
     Each polygon's own area is exact (shoelace); the part hidden by later polygons is counted on
