@@ -1,7 +1,9 @@
 """Synthetic data generators of the course.
 
 * :mod:`geolab.synth.beach`: BeachLitter-like beach photos rendered through a ground-plane
-  camera, with label masks and exact litter areas in m².
+  camera, with label masks and exact litter areas in m²; ``hard=True`` and ``field=True`` give
+  harder scenes and a field set (sloping beach, camera roll, litter height), whose geometry
+  lives in :mod:`geolab.synth.beach_geometry`.
 * :mod:`geolab.synth.multispectral`: Sentinel-2-like multispectral scenes (six bands, surface
   reflectance) with a land-cover map, clouds and shadows, and optional speckled SAR backscatter.
 * :mod:`geolab.synth.ships`: sea chips with ships and icebergs and their bounding boxes, for
