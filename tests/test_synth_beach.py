@@ -241,3 +241,18 @@ def test_write_dataset_passes_hard_and_field(tmp_path):
 def read_meta_camera(meta):
     c = meta["camera"]
     return GroundCamera(c["width"], c["height"], c["vfov_deg"], c["camera_height_m"], c["bottom_distance_m"])
+
+
+def test_field_view_without_slope_is_the_ground_camera():
+    from geolab.synth.beach_geometry import FieldView
+
+    cam = GroundCamera(320, 240, 40.0, 1.5, 3.0)
+    view = FieldView(320, 240, cam.focal_px, 1.5, cam.tilt_deg, slope=0.0)
+    np.testing.assert_allclose(view.homography, cam.homography)
+    u, v = np.array([10.0, 160.0, 300.0]), np.array([230.0, 200.0, 120.0])
+    np.testing.assert_allclose(view.image_to_ground(u, v), cam.image_to_ground(u, v), rtol=1e-9)
+    # on a sloping beach the same pixels see farther ground, and project back onto themselves
+    steep = FieldView(320, 240, cam.focal_px, 1.5, cam.tilt_deg, slope=np.tan(np.radians(4.0)))
+    X, Y = steep.image_to_ground(u, v)
+    assert (Y > cam.image_to_ground(u, v)[1]).all()
+    np.testing.assert_allclose(np.column_stack(steep.ground_to_image(X, Y)), np.column_stack([u, v]), atol=1e-6)
