@@ -256,3 +256,10 @@ def test_field_view_without_slope_is_the_ground_camera():
     X, Y = steep.image_to_ground(u, v)
     assert (Y > cam.image_to_ground(u, v)[1]).all()
     np.testing.assert_allclose(np.column_stack(steep.ground_to_image(X, Y)), np.column_stack([u, v]), atol=1e-6)
+
+
+def test_empty_field_dict_is_a_random_field_scene():
+    a = render_scene(2, 96, 72, field={})
+    b = render_scene(2, 96, 72, field=True)
+    assert "field" in a[2] and a[2]["field"] == b[2]["field"]
+    np.testing.assert_array_equal(a[1], b[1])

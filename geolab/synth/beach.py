@@ -187,7 +187,8 @@ def render_scene(
     field_meta: dict[str, Any] | None = None
     to_photo = None
     litter_height = False
-    if field:
+    is_field = field is True or isinstance(field, dict)  # {} is a field scene with random settings
+    if is_field:
         import cv2
 
         # render level on a larger canvas, then turn by the roll and crop the photo from its centre
@@ -374,7 +375,7 @@ def render_scene(
     art_name, nat_name = CLASSES[ARTIFICIAL], CLASSES[NATURAL]
     y_far = min(shore0 - 1.5, cam.bottom_distance_m + 7.0)
     kinds = ["artificial"] * n_artificial + ["natural"] * n_natural
-    hard = bool(hard or field)
+    hard = bool(hard or is_field)
     frame_hp = frame_halfplanes(cam.homography, frame)
 
     def draw(cls: str, kind: str, gx: np.ndarray, gy: np.ndarray, px: float, py: float, outline: np.ndarray,
@@ -502,7 +503,7 @@ def render_scene(
                 overlap_ok = rng.random() < 0.35
                 # in field scenes every piece is a prism: round things about as high as wide, flat things thin
                 thick = [litter_thickness(kind, float(np.ptp(rotate(o, -angle)[:, 1])), rng) * litter_height
-                         for o in outlines] if field else [0.0] * len(outlines)  # fmt: skip
+                         for o in outlines] if is_field else [0.0] * len(outlines)  # fmt: skip
                 placed = []
                 for o, th in zip(outlines, thick):
                     gx, gy = o[:, 0] + px, o[:, 1] + py
@@ -540,7 +541,7 @@ def render_scene(
                     if (frame_hp @ np.array([px, py, 1.0]) < 0).any():
                         continue
                     gx, gy = outline[:, 0] + px, outline[:, 1] + py
-                    fp = footprint(gx, gy, litter_thickness(kind, 0.0, rng) * litter_height if field else 0.0)
+                    fp = footprint(gx, gy, litter_thickness(kind, 0.0, rng) * litter_height if is_field else 0.0)
                     if fp is None or fp[0].size == 0:
                         continue
                     rr, cc = fp
