@@ -88,7 +88,7 @@ GPU_LESSONS = [
     GpuLesson(
         "09_beach_coverage.ipynb",
         # The lesson trains build_model("unet", num_classes=8, base=WIDTH, depth=3) on
-        # batches of PROFILE.batch_size // 2 when no checkpoint of lesson 08 is found.
+        # batches of PROFILE.batch_size // 2 (on hard=True scenes).
         models=lambda p: [("unet", {"base": p["WIDTH"], "depth": 3})],
         size_hw=lambda p: tuple(sorted(p["NET_SIZE"])),  # type: ignore[return-value,arg-type]
         write_size=lambda p: p["NET_SIZE"],

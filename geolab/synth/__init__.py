@@ -1,7 +1,9 @@
 """Synthetic data generators of the course.
 
 * :mod:`geolab.synth.beach`: BeachLitter-like beach photos rendered through a ground-plane
-  camera, with label masks and exact litter areas in m².
+  camera, with label masks and exact litter areas in m²; ``hard=True`` and ``field=True`` give
+  harder scenes and a field set (sloping beach, camera roll, litter height), whose geometry
+  lives in :mod:`geolab.synth.beach_geometry`.
 * :mod:`geolab.synth.beach_patches`: small labelled patches (sand, sea, sky, vegetation, litter)
   cut from those scenes, with the scene of each patch for splits by scene.
 * :mod:`geolab.synth.multispectral`: Sentinel-2-like multispectral scenes (six bands, surface

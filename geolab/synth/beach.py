@@ -15,8 +15,20 @@ generator draws for each class:
 * sand beach: textured sand, pebbles, wet sand near the water;
 * non living: concrete blocks and fences.
 
-Litter pieces never overlap each other or the standing objects (plants, blocks, fences), so
-the class areas in ``meta["true_area_m2"]`` are exact.
+By default litter pieces never overlap each other or the standing objects (plants, blocks,
+fences) and lie wholly inside the frame, so the class areas in ``meta["true_area_m2"]`` are exact.
+``hard=True`` makes the scenes more like a real beach: artificial wood (lumber, pallet slats,
+artificial litter) lies next to driftwood (natural litter) in the same colours, a wrack line of
+small natural debris follows the high-water mark, pieces overlap and are cut by the frame edge,
+and some lie in the far field near the shore. The truth is then the *visible* ground area of each
+piece: its polygon clipped to the frame (exact) minus what later pieces cover (measured on a fine
+ground grid, a few tenths of a per cent of the overlap), see :func:`litter_area`.
+
+``field=True`` renders a "field" scene that the flat-ground camera model does not describe: the
+beach falls away towards the sea (slope 2–8°), the camera is rolled (±4°) and every piece of
+litter has a height. ``meta["camera"]`` is still the flat camera a surveyor would use (measured
+camera height, taped bottom-edge distance along the ground, field of view, no roll), so measuring
+a field scene with it shows the method's own geometric error.
 """
 
 from __future__ import annotations
@@ -32,8 +44,18 @@ import numpy as np
 
 from geolab.data.beachlitter import ARTIFICIAL, CLASSES, DATASET_ID, NATURAL, find_root, save_mask
 from geolab.geometry import GroundCamera, polygon_area
+from geolab.synth.beach_geometry import (
+    FieldView,
+    clip_polygon,
+    frame_halfplanes,
+    litter_area,
+    litter_outline,
+    litter_thickness,
+    rotate,
+    visible_areas,
+)
 
-__all__ = ["ID", "random_camera", "read_meta", "render_scene", "write_dataset"]
+__all__ = ["ID", "clip_polygon", "litter_area", "random_camera", "read_meta", "render_scene", "write_dataset"]
 
 #: Dataset ids (1..8) by short key, from the BeachLitter class table.
 ID: dict[str, int] = DATASET_ID
@@ -50,6 +72,10 @@ _ART_COLOURS = np.array(
         (200, 200, 210),  # aluminium
     ],
     dtype=float,
+)
+#: Sawn and weathered timber, painted boards: deliberately close to driftwood's colours.
+_WOOD_COLOURS = np.array(
+    [(185, 150, 105), (160, 125, 85), (125, 100, 75), (150, 140, 125), (95, 120, 140)], dtype=float
 )
 _NAT_COLOURS = {
     "driftwood": np.array([(120, 90, 60), (140, 115, 85), (95, 70, 45), (150, 135, 115)], dtype=float),
@@ -96,51 +122,6 @@ def _raster(u: np.ndarray, v: np.ndarray, shape: tuple[int, int]) -> tuple[np.nd
     return rr, cc
 
 
-def _rot(points: np.ndarray, angle: float) -> np.ndarray:
-    c, s = math.cos(angle), math.sin(angle)
-    return points @ np.array([[c, s], [-s, c]])
-
-
-def _shape(kind: str, rng: np.random.Generator, scale: float) -> np.ndarray:
-    """Outline ``(N, 2)`` in metres of one litter piece, centred at the origin, long axis along x."""
-    if kind == "bottle":
-        L, W = rng.uniform(0.25, 0.45) * scale, rng.uniform(0.08, 0.13) * scale
-        n = 0.3 * L
-        return np.array(
-            [[-L / 2, -W / 2], [L / 2 - n, -W / 2], [L / 2 - 0.4 * n, -W / 5], [L / 2, -W / 5],
-             [L / 2, W / 5], [L / 2 - 0.4 * n, W / 5], [L / 2 - n, W / 2], [-L / 2, W / 2]]
-        )  # fmt: skip
-    if kind == "can":
-        L, W = rng.uniform(0.14, 0.22) * scale, rng.uniform(0.08, 0.11) * scale
-        return np.array([[-L / 2, -W / 2], [L / 2, -W / 2], [L / 2, W / 2], [-L / 2, W / 2]])
-    if kind == "fragment":
-        k = int(rng.integers(5, 9))
-        ang = np.sort(rng.uniform(0, 2 * np.pi, k))
-        r = rng.uniform(0.07, 0.2) * scale * rng.uniform(0.6, 1.0, k)
-        return np.column_stack([r * np.cos(ang) * rng.uniform(1.0, 1.8), r * np.sin(ang)])
-    if kind == "float":
-        k = 14
-        ang = np.linspace(0, 2 * np.pi, k, endpoint=False)
-        a, b = rng.uniform(0.15, 0.3) * scale, rng.uniform(0.12, 0.22) * scale
-        return np.column_stack([a * np.cos(ang), b * np.sin(ang)])
-    if kind == "driftwood":
-        L, W = rng.uniform(0.6, 2.0) * scale, rng.uniform(0.12, 0.3) * scale
-        k = 8
-        x = np.linspace(-L / 2, L / 2, k)
-        bend = rng.uniform(-0.15, 0.15) * L * (1 - (2 * x / L) ** 2)
-        w = W / 2 * rng.uniform(0.7, 1.0, k)
-        w[0] *= 0.7
-        w[-1] *= 0.5
-        return np.concatenate([np.column_stack([x, bend - w]), np.column_stack([x, bend + w])[::-1]])
-    if kind == "seaweed":
-        L, W = rng.uniform(0.5, 1.5) * scale, rng.uniform(0.25, 0.6) * scale
-        k = 16
-        ang = np.linspace(0, 2 * np.pi, k, endpoint=False)
-        r = rng.uniform(0.65, 1.0, k)
-        return np.column_stack([L / 2 * r * np.cos(ang), W / 2 * r * np.sin(ang)])
-    raise ValueError(f"unknown litter kind {kind!r}")
-
-
 def _box(cam: GroundCamera, x0: float, y0: float, sx: float, sy: float, sz: float) -> list[np.ndarray]:
     """Image polygons (whole hull, front face) of a box standing on the ground."""
     import cv2
@@ -168,6 +149,8 @@ def render_scene(
     litter_scale: float = 1.0,
     sea: bool | None = None,
     noise: float | None = None,
+    hard: bool = False,
+    field: bool | dict[str, Any] = False,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Render one beach photo with its label mask and ground truth.
 
@@ -181,17 +164,62 @@ def render_scene(
         litter_scale: Multiplies every litter size.
         sea: Sea at the horizon (``True``), land (``False``) or random (``None``).
         noise: Standard deviation of the pixel noise in grey levels (default random, 1–6).
+        hard: The harder beach (see the module docstring): artificial wood next to driftwood,
+            a wrack line, overlapping pieces, pieces cut by the frame and in the far field.
+        field: A field scene (implies ``hard``): beach sloping down towards the sea by 1–5°,
+            camera rolled by ±4°, litter with height. A dict fixes some of these:
+            ``{"slope_deg": 0, "roll_deg": 0, "litter_height": False}`` is a flat field scene.
 
     Returns:
         ``image`` uint8 ``(H, W, 3)``; ``mask`` uint8 ``(H, W)`` with dataset ids 1..8;
-        ``meta`` dict with ``camera`` (its parameters), ``true_area_m2`` (exact ground area of
-        each litter class, by class name), ``objects`` (every litter polygon in metres) and the
-        scene settings.
+        ``meta`` dict with ``camera`` (the flat camera's parameters), ``true_area_m2`` (visible
+        ground area of each litter class, by class name), ``objects`` (every litter polygon in
+        metres, in drawing order, with its part inside the frame and its visible area), the scene
+        settings and, for field scenes, ``field`` (slope, roll, true tilt and horizon line).
     """
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     rng = np.random.default_rng(seed)
-    cam = camera if camera is not None else random_camera(rng, width, height)
+    cam: Any = camera if camera is not None else random_camera(rng, width, height)
+    survey = cam
+    W0, H0 = cam.width, cam.height
+    frame = np.array([[-0.5, -0.5], [W0 - 0.5, -0.5], [W0 - 0.5, H0 - 0.5], [-0.5, H0 - 0.5]])
+    field_meta: dict[str, Any] | None = None
+    to_photo = None
+    litter_height = False
+    is_field = field is True or isinstance(field, dict)  # {} is a field scene with random settings
+    if is_field:
+        import cv2
+
+        # render level on a larger canvas, then turn by the roll and crop the photo from its centre
+        slope_deg, roll_deg = float(rng.uniform(1.0, 5.0)), float(rng.uniform(-4.0, 4.0))
+        if isinstance(field, dict):
+            unknown = set(field) - {"slope_deg", "roll_deg", "litter_height"}
+            if unknown:
+                raise ValueError(f"field takes slope_deg, roll_deg and litter_height, not {sorted(unknown)}")
+            slope_deg = float(field.get("slope_deg", slope_deg))
+            roll_deg = float(field.get("roll_deg", roll_deg))
+        litter_height = bool(field.get("litter_height", True)) if isinstance(field, dict) else True
+        pad = int(math.ceil(0.5 * max(W0, H0) * math.sin(math.radians(abs(roll_deg))))) + 2
+        view = FieldView(W0 + 2 * pad, H0 + 2 * pad, cam.focal_px, cam.camera_height_m, cam.tilt_deg,
+                          math.tan(math.radians(slope_deg)))  # fmt: skip
+        to_photo = cv2.getRotationMatrix2D(((view.width - 1) / 2, (view.height - 1) / 2), -roll_deg, 1.0)
+        to_photo[:, 2] -= pad  # canvas pixel -> photo pixel
+        to_canvas = cv2.invertAffineTransform(to_photo)
+        frame = frame @ to_canvas[:, :2].T + to_canvas[:, 2]
+        bu, bv = to_canvas @ np.array([(W0 - 1) / 2, H0 - 0.5, 1.0])
+        _, y_bottom = view.image_to_ground(bu, bv)
+        view.bottom_distance_m = float(y_bottom)
+        taped = float(y_bottom) * math.hypot(1.0, view.slope)  # along the sloping ground
+        survey = GroundCamera(W0, H0, cam.vfov_deg, cam.camera_height_m, taped)
+        # the true horizon (level line through the canvas) in photo pixels
+        hu = np.array([0.0, view.width - 1.0])
+        hp = np.column_stack([hu, np.full(2, view.horizon_v), np.ones(2)]) @ to_photo.T
+        h_slope = float((hp[1, 1] - hp[0, 1]) / (hp[1, 0] - hp[0, 0]))
+        h_row = float(hp[0, 1] + h_slope * ((W0 - 1) / 2 - hp[0, 0]))
+        field_meta = {"slope_deg": slope_deg, "roll_deg": roll_deg, "litter_height": litter_height,
+                      "tilt_deg": cam.tilt_deg, "horizon_row": h_row, "horizon_slope": h_slope}  # fmt: skip
+        cam = view
     W, H = cam.width, cam.height
     shape = (H, W)
     v, u = np.mgrid[0:H, 0:W].astype(float)
@@ -345,87 +373,220 @@ def render_scene(
     taken = occluder.copy()
     objects: list[dict[str, Any]] = []
     art_name, nat_name = CLASSES[ARTIFICIAL], CLASSES[NATURAL]
-    areas = {art_name: 0.0, nat_name: 0.0}
     y_far = min(shore0 - 1.5, cam.bottom_distance_m + 7.0)
     kinds = ["artificial"] * n_artificial + ["natural"] * n_natural
-    for cls in kinds:
-        for _attempt in range(30):
-            if cls == "artificial":
-                kind = str(rng.choice(["bottle", "can", "fragment", "fragment", "float"]))
-            else:
-                kind = str(rng.choice(["driftwood", "seaweed"]))
-            outline = _rot(_shape(kind, rng, litter_scale), rng.uniform(0, np.pi))
-            # distance drawn so that more pieces lie near the camera
-            py = cam.bottom_distance_m + (y_far - cam.bottom_distance_m) * rng.random() ** 2
-            half = abs(float(cam.image_to_ground(W - 0.5, cam.ground_to_image(0.0, py)[1])[0]))
-            px = rng.uniform(-half, half)
-            gx, gy = outline[:, 0] + px, outline[:, 1] + py
-            uu, vv = cam.ground_to_image(gx, gy)
-            if not (np.isfinite(uu).all() and np.isfinite(vv).all()):
-                continue
-            if uu.min() < 0 or uu.max() > W - 1 or vv.min() < 0 or vv.max() > H - 1:
-                continue
-            rr, cc = _raster(uu, vv, shape)
-            if rr.size == 0:
-                continue
-            r0, r1 = max(rr.min() - 1, 0), min(rr.max() + 2, H)
-            c0, c1 = max(cc.min() - 1, 0), min(cc.max() + 2, W)
-            if taken[r0:r1, c0:c1].any() or (mask[rr, cc] != ID["sand"]).any():
-                continue
-            # local coordinates (metres) of the covered pixels, for shading
-            local = np.stack([X[rr, cc] - px, Y[rr, cc] - py], axis=-1)
-            pal = _ART_COLOURS if cls == "artificial" else _NAT_COLOURS[kind]
-            colour = pal[rng.integers(len(pal))] * rng.uniform(0.9, 1.05)
-            span = np.abs(outline).max() + 1e-6
-            axis = local @ (outline[np.argmax(np.abs(outline[:, 0]))] / span)
-            if cls == "artificial":
-                shade = 1.0 + 0.12 * np.clip(axis / span, -1, 1)
-                pix = colour[None, :] * shade[:, None]
-                if kind in ("bottle", "can") and rng.random() < 0.7:  # label band / highlight
-                    band = np.abs(axis / span) < 0.25
-                    pix[band] = pal[rng.integers(len(pal))]
-            else:
+    hard = bool(hard or is_field)
+    frame_hp = frame_halfplanes(cam.homography, frame)
+
+    def draw(cls: str, kind: str, gx: np.ndarray, gy: np.ndarray, px: float, py: float, outline: np.ndarray,
+             rr: np.ndarray, cc: np.ndarray) -> None:  # fmt: skip
+        """Paint one piece's pixels and record it."""
+        # local coordinates (metres) of the covered pixels, for shading
+        local = np.stack([np.nan_to_num(X[rr, cc]) - px, np.nan_to_num(Y[rr, cc]) - py], axis=-1)
+        if cls == "artificial":
+            pal = _WOOD_COLOURS if kind in ("lumber", "slat") else _ART_COLOURS
+        else:
+            pal = _NAT_COLOURS["seaweed" if kind == "wrack" else "driftwood" if kind == "twig" else kind]
+        colour = pal[rng.integers(len(pal))] * rng.uniform(0.9, 1.05)
+        span = np.abs(outline).max() + 1e-6
+        axis = local @ (outline[np.argmax(np.abs(outline[:, 0]))] / span)
+        if cls == "artificial":
+            shade = 1.0 + 0.12 * np.clip(axis / span, -1, 1)
+            pix = colour[None, :] * shade[:, None]
+            if kind in ("bottle", "can") and rng.random() < 0.7:  # label band / highlight
+                band = np.abs(axis / span) < 0.25
+                pix[band] = pal[rng.integers(len(pal))]
+            if kind in ("lumber", "slat"):  # sawn wood: fine grain along the board
                 across = local @ np.array([-1.0, 0.0])
-                grain = np.sin(across * rng.uniform(60, 120) + axis * 5)
-                pix = colour[None, :] * (1 + (0.12 if kind == "driftwood" else 0.2) * grain[:, None])
-            img[rr, cc] = pix
-            mask[rr, cc] = ID[cls]
-            taken[r0:r1, c0:c1] = True
-            area = polygon_area(gx, gy)
-            name = art_name if cls == "artificial" else nat_name
-            areas[name] += area
-            objects.append(
-                {
-                    "class_id": ID[cls],
-                    "kind": kind,
-                    "area_m2": area,
-                    "polygon_m": np.column_stack([gx, gy]).round(5).tolist(),
-                }
-            )
-            break
+                pix = pix * (1 + 0.05 * np.sin(across * rng.uniform(150, 250)))[:, None]
+        else:
+            across = local @ np.array([-1.0, 0.0])
+            grain = np.sin(across * rng.uniform(60, 120) + axis * 5)
+            pix = colour[None, :] * (1 + (0.12 if kind in ("driftwood", "twig") else 0.2) * grain[:, None])
+        img[rr, cc] = pix
+        mask[rr, cc] = ID[cls]
+        polygon = np.column_stack([gx, gy])
+        objects.append(
+            {
+                "class_id": ID[cls],
+                "kind": kind,
+                "area_m2": polygon_area(gx, gy),
+                "polygon_m": polygon.round(5).tolist(),
+                "visible_polygon_m": clip_polygon(polygon, frame_hp).round(5).tolist(),
+            }
+        )
+
+    def footprint(gx: np.ndarray, gy: np.ndarray, thick: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Pixels of a piece lying on the ground (a prism ``thick`` metres high in field scenes)."""
+        uu, vv = cam.ground_to_image(gx, gy)
+        if not (np.isfinite(uu).all() and np.isfinite(vv).all()):
+            return None
+        rr, cc = _raster(uu, vv, shape)
+        if thick > 0:
+            tu, tv = cam.world_to_image(gx, gy, thick)
+            if not (np.isfinite(tu).all() and np.isfinite(tv).all()):
+                return None
+            parts = [(rr, cc), _raster(tu, tv, shape)]
+            for k in range(len(gx)):
+                j = (k + 1) % len(gx)
+                parts.append(
+                    _raster(np.array([uu[k], uu[j], tu[j], tu[k]]), np.array([vv[k], vv[j], tv[j], tv[k]]), shape)
+                )
+            flat = np.unique(np.concatenate([r * W + c for r, c in parts]))
+            rr, cc = flat // W, flat % W
+        return rr, cc
+
+    if not hard:
+        for cls in kinds:
+            for _attempt in range(30):
+                if cls == "artificial":
+                    kind = str(rng.choice(["bottle", "can", "fragment", "fragment", "float"]))
+                else:
+                    kind = str(rng.choice(["driftwood", "seaweed"]))
+                outline = rotate(litter_outline(kind, rng, litter_scale), rng.uniform(0, np.pi))
+                # distance drawn so that more pieces lie near the camera
+                py = cam.bottom_distance_m + (y_far - cam.bottom_distance_m) * rng.random() ** 2
+                half = abs(float(cam.image_to_ground(W - 0.5, cam.ground_to_image(0.0, py)[1])[0]))
+                px = rng.uniform(-half, half)
+                gx, gy = outline[:, 0] + px, outline[:, 1] + py
+                uu, vv = cam.ground_to_image(gx, gy)
+                if not (np.isfinite(uu).all() and np.isfinite(vv).all()):
+                    continue
+                if uu.min() < 0 or uu.max() > W - 1 or vv.min() < 0 or vv.max() > H - 1:
+                    continue
+                rr, cc = _raster(uu, vv, shape)
+                if rr.size == 0:
+                    continue
+                r0, r1 = max(rr.min() - 1, 0), min(rr.max() + 2, H)
+                c0, c1 = max(cc.min() - 1, 0), min(cc.max() + 2, W)
+                if taken[r0:r1, c0:c1].any() or (mask[rr, cc] != ID["sand"]).any():
+                    continue
+                draw(cls, kind, gx, gy, px, py, outline, rr, cc)
+                taken[r0:r1, c0:c1] = True
+                break
+    else:
+        # the harder beach: wood next to driftwood, pallets, overlaps, pieces cut by the frame, far field
+        y_shore = shore0 - 1.5
+        wood_near: list[tuple[float, float]] = []
+        litter_ids = (ID["sand"], ID["artificial"], ID["natural"])
+        pieces: list[tuple[str, str]] = []
+        for cls in kinds:
+            if cls == "artificial":
+                kind = str(rng.choice(["bottle", "can", "fragment", "float", "lumber", "lumber", "pallet"]))
+            else:
+                kind = str(rng.choice(["driftwood", "driftwood", "seaweed"]))
+            pieces.append((cls, kind))
+        pieces.sort(key=lambda p: p[1] not in ("driftwood",))  # driftwood first, so wood can lie next to it
+        for cls, kind in pieces:
+            for _attempt in range(30):
+                angle = rng.uniform(0, np.pi)
+                if kind == "pallet":
+                    n_slats, gap = int(rng.integers(3, 5)), rng.uniform(0.1, 0.2)
+                    slats = [litter_outline("slat", rng, litter_scale) for _ in range(n_slats)]
+                    outlines = [s + np.array([0.0, (k - (n_slats - 1) / 2) * gap * 1.8]) for k, s in enumerate(slats)]
+                    outlines = [rotate(o, angle) for o in outlines]
+                else:
+                    outlines = [rotate(litter_outline(kind, rng, litter_scale), angle)]
+                if kind in ("lumber", "pallet") and wood_near and rng.random() < 0.6:
+                    wx, wy = wood_near[int(rng.integers(len(wood_near)))]
+                    px, py = wx + rng.normal(0, 0.7), wy + rng.normal(0, 0.7)
+                elif y_shore > y_far + 1 and rng.random() < 0.2:  # far field, small in the photo
+                    py = rng.uniform(y_far, y_shore)
+                    half = abs(float(cam.image_to_ground(W - 0.5, cam.ground_to_image(0.0, py)[1])[0]))
+                    px = rng.uniform(-half, half)
+                else:
+                    py = cam.bottom_distance_m + (y_far - cam.bottom_distance_m) * rng.random() ** 2
+                    half = abs(float(cam.image_to_ground(W - 0.5, cam.ground_to_image(0.0, py)[1])[0]))
+                    px = rng.uniform(-1.15 * half, 1.15 * half)  # some pieces stick out of the frame
+                if (frame_hp @ np.array([px, py, 1.0]) < 0).any() or not 0.5 < py < y_shore:
+                    continue  # the piece's centre must be in the frame
+                overlap_ok = rng.random() < 0.35
+                # in field scenes every piece is a prism: round things about as high as wide, flat things thin
+                thick = [litter_thickness(kind, float(np.ptp(rotate(o, -angle)[:, 1])), rng) * litter_height
+                         for o in outlines] if is_field else [0.0] * len(outlines)  # fmt: skip
+                placed = []
+                for o, th in zip(outlines, thick):
+                    gx, gy = o[:, 0] + px, o[:, 1] + py
+                    fp = footprint(gx, gy, th)
+                    if fp is None:
+                        break
+                    placed.append((o, gx, gy, fp))
+                if len(placed) < len(outlines) or sum(p[3][0].size for p in placed) == 0:
+                    continue
+                rr_all = np.concatenate([p[3][0] for p in placed])
+                cc_all = np.concatenate([p[3][1] for p in placed])
+                if not np.isin(mask[rr_all, cc_all], litter_ids).all() or occluder[rr_all, cc_all].any():
+                    continue
+                r0, r1 = max(rr_all.min() - 1, 0), min(rr_all.max() + 2, H)
+                c0, c1 = max(cc_all.min() - 1, 0), min(cc_all.max() + 2, W)
+                if not overlap_ok and taken[r0:r1, c0:c1].any():
+                    continue
+                for o, gx, gy, (rr, cc) in placed:
+                    draw(cls, "slat" if kind == "pallet" else kind, gx, gy, px, py, o, rr, cc)
+                taken[r0:r1, c0:c1] = True
+                if kind == "driftwood":
+                    wood_near.append((px, py))
+                break
+        # a wrack line of small natural debris along the high-water mark
+        if has_sea and rng.random() < 0.7:
+            y_w = shore0 - rng.uniform(1.0, 3.0)
+            if y_w > cam.bottom_distance_m + 2:
+                wk, wph = rng.uniform(0.1, 0.4), rng.uniform(0, 2 * np.pi)
+                half = abs(float(cam.image_to_ground(W - 0.5, cam.ground_to_image(0.0, y_w)[1])[0]))
+                for _ in range(int(rng.integers(15, 40))):
+                    kind = str(rng.choice(["wrack", "wrack", "twig"]))
+                    outline = rotate(litter_outline(kind, rng, litter_scale), rng.uniform(0, np.pi))
+                    px = rng.uniform(-half, half)
+                    py = y_w + 0.4 * math.sin(wk * px + wph) + rng.normal(0, 0.2)
+                    if (frame_hp @ np.array([px, py, 1.0]) < 0).any():
+                        continue
+                    gx, gy = outline[:, 0] + px, outline[:, 1] + py
+                    fp = footprint(gx, gy, litter_thickness(kind, 0.0, rng) * litter_height if is_field else 0.0)
+                    if fp is None or fp[0].size == 0:
+                        continue
+                    rr, cc = fp
+                    if not np.isin(mask[rr, cc], litter_ids).all() or occluder[rr, cc].any():
+                        continue
+                    draw("natural", kind, gx, gy, px, py, outline, rr, cc)
+
+    visible = visible_areas([np.array(o["visible_polygon_m"]).reshape(-1, 2) for o in objects])
+    areas = {art_name: 0.0, nat_name: 0.0}
+    for o, a in zip(objects, visible):
+        o["visible_area_m2"] = a
+        areas[art_name if o["class_id"] == ID["artificial"] else nat_name] += a
 
     # --- lighting, noise -------------------------------------------------------------------
     img = img * light * tint
     sigma = float(rng.uniform(1, 6)) if noise is None else float(noise)
     img = img + rng.normal(0, sigma, size=img.shape)
     image = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    if to_photo is not None:
+        import cv2
+
+        image = np.asarray(cv2.warpAffine(image, to_photo, (W0, H0), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REFLECT), dtype=np.uint8)  # fmt: skip
+        mask = np.asarray(cv2.warpAffine(mask, to_photo, (W0, H0), flags=cv2.INTER_NEAREST,
+                                         borderMode=cv2.BORDER_REFLECT), dtype=np.uint8)  # fmt: skip
 
     meta: dict[str, Any] = {
         "seed": int(seed),
         "camera": {
-            "width": W,
-            "height": H,
-            "vfov_deg": cam.vfov_deg,
-            "camera_height_m": cam.camera_height_m,
-            "bottom_distance_m": cam.bottom_distance_m,
-            "tilt_deg": cam.tilt_deg,
-            "focal_px": cam.focal_px,
+            "width": W0,
+            "height": H0,
+            "vfov_deg": survey.vfov_deg,
+            "camera_height_m": survey.camera_height_m,
+            "bottom_distance_m": survey.bottom_distance_m,
+            "tilt_deg": survey.tilt_deg,
+            "focal_px": survey.focal_px,
         },
         "true_area_m2": areas,
         "objects": objects,
         "has_sea": has_sea,
         "shore_distance_m": shore0,
+        "hard": bool(hard),
     }
+    if field_meta is not None:
+        meta["field"] = field_meta
     return image, mask, meta
 
 

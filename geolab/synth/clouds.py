@@ -498,8 +498,14 @@ def make_dataset(
     """
     n_total = _sizes(n_pos, imbalance)
     info = sample_info(
-        np.arange(n_total), n_pos, imbalance, seed=seed, per_storm=per_storm, n_years=n_years,
-        precursor_fraction=precursor_fraction, negative_mix=negative_mix,
+        np.arange(n_total),
+        n_pos,
+        imbalance,
+        seed=seed,
+        per_storm=per_storm,
+        n_years=n_years,
+        precursor_fraction=precursor_fraction,
+        negative_mix=negative_mix,
     )
     x = np.empty((n_total, 1, PATCH_SIZE, PATCH_SIZE), np.float32)
     starts = range(0, n_total, chunk)
@@ -545,7 +551,13 @@ class CloudStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     ) -> None:
         self.n_total = _sizes(n_pos, imbalance)
         self.n_pos, self.imbalance, self.seed = int(n_pos), float(imbalance), int(seed)
-        self._kw = {"seed": seed, "per_storm": per_storm, "n_years": n_years, "precursor_fraction": precursor_fraction, "negative_mix": negative_mix}
+        self._kw = {
+            "seed": seed,
+            "per_storm": per_storm,
+            "n_years": n_years,
+            "precursor_fraction": precursor_fraction,
+            "negative_mix": negative_mix,
+        }
         self.per_storm = per_storm
         self.indices = np.arange(self.n_total) if indices is None else np.asarray(indices, dtype=np.int64)
         self.transform = transform

@@ -51,14 +51,12 @@ def _polygon_mask(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarra
     cy, cx = rng.uniform(0.15, 0.85) * height, rng.uniform(0.15, 0.85) * width
     radius = rng.uniform(0.15, 0.3) * min(height, width)
     if rng.random() < 0.5:
-        rr, cc = ellipse(cy, cx, radius, radius * rng.uniform(0.5, 1.0), shape=shape,
-                         rotation=rng.uniform(0, np.pi))
+        rr, cc = ellipse(cy, cx, radius, radius * rng.uniform(0.5, 1.0), shape=shape, rotation=rng.uniform(0, np.pi))
     else:  # star-convex random polygon
         n = int(rng.integers(4, 9))
         angles = np.sort(rng.uniform(0, 2 * np.pi, n))
         radii = radius * rng.uniform(0.6, 1.2, n)
-        rr, cc = polygon(cy + radii * np.sin(angles), cx + radii * np.cos(angles),
-                         shape=shape)
+        rr, cc = polygon(cy + radii * np.sin(angles), cx + radii * np.cos(angles), shape=shape)
     mask[rr, cc] = True
     return mask
 
@@ -118,8 +116,9 @@ def make_shapes(
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), lookup[labels]
 
 
-def make_shapes_set(n: int, shape: tuple[int, int] = (128, 128), *, seed: int = 0,
-                    **kwargs: float) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_shapes_set(
+    n: int, shape: tuple[int, int] = (128, 128), *, seed: int = 0, **kwargs: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n`` images from :func:`make_shapes` with seeds derived from ``seed`` (deterministic).
 
     Args:
