@@ -418,3 +418,12 @@ def test_lesson_says_its_profile_and_measured_time(nb):
     code = [_source(c) for c in _load(nb)["cells"][1:] if c["cell_type"] == "code"]
     assert code and f'print(profile_banner("{nb.stem}"))' in code[0], (
         f"{nb.name}: print(profile_banner({nb.stem!r})) belongs in the first code cell, after profile()")
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_lesson_has_self_check_questions_with_answers(nb):
+    text = "\n".join(_source(c) for c in _load(nb)["cells"] if c["cell_type"] == "markdown")
+    n = lesson_time._self_check_questions(text)
+    assert 5 <= n <= 12, f"{nb.name}: {n} self-check questions; write 5-10 under '## Self-check'"
+    after = text[text.index("Self-check"):]
+    assert "```{admonition}" in after and ":class: dropdown" in after, f"{nb.name}: answers belong in a dropdown"

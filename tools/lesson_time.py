@@ -20,7 +20,8 @@ Two things live here, both generated from data rather than typed by hand:
 
 ``python tools/lesson_time.py --check`` exits 1 when a table is stale or a lesson's stated time
 is off its estimate by more than :data:`TOLERANCE`; tests/test_book.py runs the same checks.
-``python tools/lesson_time.py --estimates`` prints the estimate of every lesson.
+``python tools/lesson_time.py --estimates`` prints the estimate of every lesson, and
+``--write-times`` rewrites every lesson's **Time:** paragraph from it (rounded to 5 minutes).
 """
 
 from __future__ import annotations
@@ -176,6 +177,35 @@ def time_problems(notebooks: list[Path] | None = None) -> list[str]:
     return problems
 
 
+def time_sentence(est: Estimate) -> str:
+    """The **Time:** paragraph of a lesson's Overview, from its estimate (rounded to 5 minutes)."""
+    core = max(5, 5 * round(est.core_minutes / 5))
+    text = (f"**Time:** about {core} minutes to read every cell, run the notebook and do the exercises and "
+            "self-check questions (counted as explained in the {ref}`introduction <intro>`)")
+    if est.optional_minutes > 0:
+        text += f"; optional sections: about {max(5, 5 * round(est.optional_minutes / 5))} more minutes"
+    return text + "."
+
+
+def write_times() -> list[str]:
+    """Rewrite every lesson's **Time:** paragraph from its estimate; return the new lines."""
+    run_times, written = load_run_times(), []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        data = json.loads(nb.read_text())
+        sentence = time_sentence(estimate(nb, run_times))
+        for cell in data["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] != "markdown" or "**Time:**" not in text:
+                continue
+            new = re.sub(r"\*\*Time:\*\*.*?(?=\n\s*\n|\Z)", lambda _: sentence, text, count=1, flags=re.S)
+            lines = new.split("\n")
+            cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+            break
+        nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        written.append(f"{nb.stem}: {sentence}")
+    return written
+
+
 def _cell(entry: dict[str, Any] | None, needs_gpu: bool) -> str:
     if entry:
         return f"{float(entry['seconds']):.0f} ({entry['conditions']})"
@@ -239,10 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", default="idle", help="what else the machine was doing: idle or loaded")
     parser.add_argument("--check", action="store_true", help="exit 1 when a table or a Time line is stale")
     parser.add_argument("--estimates", action="store_true", help="print every lesson's study-time estimate")
+    parser.add_argument("--write-times", action="store_true", help="rewrite each lesson's Time line from its estimate")
     args = parser.parse_args(argv)
     if args.record:
         for line in record(args.record, args.conditions):
             print("recorded", line)
+    if args.write_times:
+        print("\n".join(write_times()))
     if args.estimates:
         run_times = load_run_times()
         print(f"{'lesson':32s} words code ex  q run(min) estimate optional")
@@ -256,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = [f"{s}: run-time table is stale (python tools/lesson_time.py)" for s in stale] + time_problems()
         print("\n".join(problems) if problems else "run-time tables and lesson times are up to date")
         return 1 if problems else 0
-    if not args.estimates:
+    if not (args.estimates or args.write_times or args.record):
         for page in PAGES:
             page.write_text(updated(page))
             print(f"wrote the run-time table into {page.relative_to(ROOT)}")
