@@ -13,13 +13,13 @@ import torch
 import torch.nn.functional as F
 
 from geolab.losses import focal_loss
+from geolab.nn import CYCLONE_MODELS, build_cyclone_model
 from geolab.nn.detection import TinySSD, detection_loss, encode_boxes, match_anchors, postprocess
 from geolab.nn.gan import Discriminator, Generator
 from geolab.nn.superres import SRCNN
+from geolab.synth.clouds import make_dataset
 from geolab.synth.ships import CLASSES as SEA_CLASSES
 from geolab.synth.ships import render_sea_scene
-from geolab.nn import CYCLONE_MODELS, build_cyclone_model
-from geolab.synth.clouds import make_dataset
 from geolab.unsupervised import DFCNet
 from tests.conftest import FULL_PROFILE_REPORT, ROOT
 from tests.test_full_profile import ActivationMeter, notebook_parameters
