@@ -32,7 +32,7 @@ import numpy as np
 
 from geolab.photos import ExifError, exif_field_of_view
 
-__all__ = ["ExifError", "GroundCamera", "polygon_area", "sea_horizon_dip_deg"]
+__all__ = ["ExifError", "GroundCamera", "pinhole_project", "polygon_area", "sea_horizon_dip_deg"]
 
 _EARTH_RADIUS_M = 6_371_000.0
 #: Coefficient of terrestrial refraction (standard atmosphere), which lifts the sea horizon a little.
@@ -49,6 +49,29 @@ def sea_horizon_dip_deg(eye_height_m: float, refraction_k: float = REFRACTION_K)
     if eye_height_m < 0:
         raise ValueError(f"eye_height_m must be >= 0 metres, got {eye_height_m}")
     return math.degrees(math.sqrt(2 * eye_height_m * (1 - refraction_k) / _EARTH_RADIUS_M))
+
+
+def pinhole_project(K: np.ndarray, R: np.ndarray, X: Any, Y: Any, Z: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of world points through a pinhole camera at the origin (points behind it give NaN).
+
+    Args:
+        K: ``(3, 3)`` intrinsic matrix (focal lengths and principal point in pixels).
+        R: ``(3, 3)`` rotation from world axes (``X`` right, ``Y`` forward, ``Z`` up) to camera axes.
+        X: World ``X`` in metres, relative to the camera; arrays broadcast together.
+        Y: World ``Y`` in metres, relative to the camera.
+        Z: World ``Z`` in metres, relative to the camera (negative below it).
+
+    Returns:
+        ``(u, v)`` arrays of the broadcast shape.
+    """
+    X, Y, Z = np.broadcast_arrays(np.asarray(X, float), np.asarray(Y, float), np.asarray(Z, float))
+    P = np.stack([X, Y, Z], axis=-1) @ R.T
+    z = P[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = K[0, 0] * P[..., 0] / z + K[0, 2]
+        v = K[1, 1] * P[..., 1] / z + K[1, 2]
+    bad = z <= 0
+    return np.where(bad, np.nan, u), np.where(bad, np.nan, v)
 
 
 def polygon_area(x: Any, y: Any) -> float:
@@ -325,14 +348,7 @@ class GroundCamera:
         Returns:
             ``(u, v)`` arrays of that shape.
         """
-        X, Y, Z = np.broadcast_arrays(np.asarray(X, float), np.asarray(Y, float), np.asarray(Z, float))
-        P = np.stack([X, Y, Z - self.camera_height_m], axis=-1) @ self.R.T
-        z = P[..., 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = self.K[0, 0] * P[..., 0] / z + self.K[0, 2]
-            v = self.K[1, 1] * P[..., 1] / z + self.K[1, 2]
-        bad = z <= 0
-        return np.where(bad, np.nan, u), np.where(bad, np.nan, v)
+        return pinhole_project(self.K, self.R, X, Y, np.asarray(Z, float) - self.camera_height_m)
 
     def ground_to_image(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Map ground points ``(X, Y)`` in metres to pixels ``(u, v)`` with the homography.

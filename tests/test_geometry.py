@@ -277,3 +277,19 @@ def test_from_horizon_rejects_impossible_views():
         GroundCamera.from_horizon(640, 480, 40.0, 0.0, 100.0)
     with pytest.raises(ValueError, match="vfov_deg"):
         GroundCamera.from_horizon(640, 480, 0.0, 1.5, 100.0)
+
+
+def test_pinhole_project_matches_opencv_project_points():
+    import cv2
+
+    from geolab.geometry import GroundCamera, pinhole_project
+
+    cam = GroundCamera(640, 480, vfov_deg=41.0, camera_height_m=1.5, bottom_distance_m=3.0)
+    rng = np.random.default_rng(0)
+    pts = np.column_stack([rng.uniform(-5, 5, 50), rng.uniform(2, 30, 50), rng.uniform(-1.5, 0.5, 50)])
+    u, v = pinhole_project(cam.K, cam.R, pts[:, 0], pts[:, 1], pts[:, 2])
+    rvec, _ = cv2.Rodrigues(cam.R)
+    ref, _ = cv2.projectPoints(pts.reshape(-1, 1, 3), rvec, np.zeros(3), cam.K, None)
+    np.testing.assert_allclose(np.column_stack([u, v]), ref.reshape(-1, 2), rtol=1e-9, atol=1e-6)
+    behind = pinhole_project(cam.K, cam.R, 0.0, -5.0, -1.5)
+    assert np.isnan(behind[0]) and np.isnan(behind[1])

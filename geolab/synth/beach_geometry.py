@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from geolab.data.beachlitter import ARTIFICIAL, CLASSES, DATASET_ID, NATURAL
-from geolab.geometry import polygon_area
+from geolab.geometry import pinhole_project, polygon_area
 
 __all__ = [
     "FieldView",
@@ -170,14 +170,7 @@ class FieldView:
 
     def world_to_image(self, X: Any, Y: Any, Z: Any = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Canvas pixels ``(u, v)`` of points ``Z`` metres above the ground at ``(X, Y)``; NaN behind the camera."""
-        X, Y, Z = np.broadcast_arrays(np.asarray(X, float), np.asarray(Y, float), np.asarray(Z, float))
-        P = np.stack([X, Y, self.ground_z(Y) + Z - self.camera_height_m], axis=-1) @ self.R.T
-        z = P[..., 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = self.K[0, 0] * P[..., 0] / z + self.K[0, 2]
-            v = self.K[1, 1] * P[..., 1] / z + self.K[1, 2]
-        bad = z <= 0
-        return np.where(bad, np.nan, u), np.where(bad, np.nan, v)
+        return pinhole_project(self.K, self.R, X, Y, self.ground_z(Y) + np.asarray(Z, float) - self.camera_height_m)
 
     def ground_to_image(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Canvas pixels of ground points ``(X, Y)`` (horizontal coordinates, metres)."""
