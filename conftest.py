@@ -33,6 +33,12 @@ os.environ["GEOLAB_DATA"] = str(_SESSION_DIR / "data")
 os.environ["TORCH_HOME"] = str(_SESSION_DIR / "torch")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    out = os.environ.get("GEOLAB_TIMES_OUT")
+    if out:  # never leave a previous session's times behind
+        Path(out).unlink(missing_ok=True)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
@@ -107,10 +113,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(f"{total:7.1f} s  total")
     out = os.environ.get("GEOLAB_TIMES_OUT")
     if out:
-        _write_times(Path(out), profile)
+        _write_times(Path(out), int(exitstatus))
 
 
-def _write_times(out: Path, profile: str) -> None:
+def _write_times(out: Path, exitstatus: int) -> None:
     """Write the notebook times of this session as JSON (read by tools/lesson_time.py --record)."""
     import datetime
 
@@ -119,7 +125,10 @@ def _write_times(out: Path, profile: str) -> None:
     seconds = {Path(p).name: round(s, 1) for p, s in _NOTEBOOK_SECONDS.items()
                if Path(p).name not in _SKIPPED_NOTEBOOKS}
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    record = {"profile": _active_profile() if profile == "(default)" else profile, "seconds": seconds,
+    # Without an explicit GEOLAB_PROFILE each lesson picks its own default (GPU lessons get full on
+    # CUDA), so one label would be wrong: record None and let tools/lesson_time.py refuse it.
+    profile = os.environ.get("GEOLAB_PROFILE", "").strip().lower() or None
+    record = {"profile": profile, "exitstatus": exitstatus, "seconds": seconds,
               "failed": sorted(_FAILED_NOTEBOOKS), "skipped": sorted(_SKIPPED_NOTEBOOKS),
               "cores": os.cpu_count(), "gpu": gpu, "date": datetime.date.today().isoformat()}
     out.write_text(json.dumps(record, indent=1) + "\n")

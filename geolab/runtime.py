@@ -276,7 +276,7 @@ def profile_banner(lesson: str) -> str:
         seconds = float(entry["seconds"])
         span = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
         conditions = str(entry["conditions"])
-        machine = f"{entry.get('cores') or '?'}-core CPU" if "GPU" not in conditions else conditions.split(", ", 1)[-1]
+        machine = str(entry["gpu"]) if entry.get("gpu") else f"{entry.get('cores') or '?'}-core CPU"
         note = {"idle": "nothing else running", "loaded": "other jobs shared the CPU, so an overestimate"}
         lines.append(f"this notebook ran in about {span} in {prof.name!r} on a {machine} "
                      f"({note.get(conditions.split(',')[0], conditions)}, {entry['date']}); yours may differ")

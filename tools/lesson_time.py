@@ -182,7 +182,7 @@ def time_sentence(est: Estimate) -> str:
     core = max(5, 5 * round(est.core_minutes / 5))
     text = (f"**Time:** about {core} minutes to read every cell, run the notebook and do the exercises and "
             "self-check questions (counted as explained in the {ref}`introduction <intro>`)")
-    if est.optional_minutes > 0:
+    if est.optional_minutes >= 2.5:
         text += f"; optional sections: about {max(5, 5 * round(est.optional_minutes / 5))} more minutes"
     return text + "."
 
@@ -227,7 +227,7 @@ def render() -> str:
              f"{MODEL['code_lines_per_min']:.0f} lines per minute, {MODEL['min_per_exercise']:.0f} minutes per "
              f"exercise, {MODEL['min_per_self_check_question']:.0f} minute per self-check question, plus the "
              "standard run time below; a stated time may differ from the count by a quarter or 10 minutes.")
-    lines = [START, "", rates, "", *lines[1:]]
+    lines = [START, "", rates, *lines[1:]]
     lines += ["", f"Run times in seconds under nbval. {data['conditions']}", "", END]
     return "\n".join(lines)
 
@@ -244,7 +244,12 @@ def updated(page: Path) -> str:
 def record(measurement: Path, conditions: str) -> list[str]:
     """Merge a measurement written by conftest.py (GEOLAB_TIMES_OUT) into geolab/run_times.json."""
     run = json.loads(measurement.read_text())
+    if run.get("exitstatus") not in (0, 1):
+        raise SystemExit(f"{measurement}: the pytest session did not finish (exit status {run.get('exitstatus')}); "
+                         "record only complete runs")
     profile = run["profile"]
+    if profile is None:
+        raise SystemExit(f"{measurement}: GEOLAB_PROFILE was not set; measure with an explicit profile")
     if profile not in PROFILES:
         raise SystemExit(f"{measurement}: profile {profile!r} is not one of {PROFILES}")
     if run.get("failed"):
@@ -256,7 +261,7 @@ def record(measurement: Path, conditions: str) -> list[str]:
         stem = Path(name).stem
         data["notebooks"].setdefault(stem, {})[profile] = {
             "seconds": round(float(seconds), 1), "conditions": label, "date": run.get("date", str(dt.date.today())),
-            "cores": run.get("cores")}
+            "cores": run.get("cores"), "gpu": run.get("gpu")}
         written.append(f"{stem} {profile}: {seconds:.1f} s ({label})")
     RUN_TIMES.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     return written

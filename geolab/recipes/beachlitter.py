@@ -7,7 +7,7 @@
 ``--data`` is the folder holding ``beachlitter/images`` and ``beachlitter/maskpngs`` (see
 :func:`geolab.data.beachlitter.find_root`). The recipe
 
-1. splits the photos 70 / 10 / 20 % into train / validation / test (the paper's 20 % test
+1. splits the photos about 70 / 10 / 20 % into train / validation / test (the paper's 20 % test
    share), keeping each survey day in one split when the file names or the EXIF dates tell the
    day (``--group-by``);
 2. reads every photo upright (EXIF orientation), scales it so its longer side is
@@ -253,10 +253,21 @@ def train_beachlitter(
     extras = {k: v for k, v in report.items() if k != "arch"}  # save_model records the architecture itself
     save_model(out, model, classes=list(CLASSES), image_size=int(long_side), dataset="BeachLitter", **extras)
     tmp = out.with_name(out.name + ".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=float))
+    tmp.write_text(json.dumps(_finite(report), indent=2, default=float, allow_nan=False))
     tmp.replace(out.with_name(out.name + ".json"))
     _print_report(report, out)
     return report
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``None`` (strict JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    return obj
 
 
 def _print_report(report: dict[str, Any], out: Path) -> None:

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from geolab.constants import IGNORE_INDEX
 from geolab.segmentation.inference import prior_bias
 
 __all__ = ["GROUPS", "NativeEvaluation", "evaluate_native", "native_logits", "resize_pair", "working_size"]
@@ -204,7 +205,7 @@ def evaluate_native(
             logits = native_logits(model, np.asarray(image), long_side, device)
             num_classes = int(logits.shape[0])
             truth = torch.as_tensor(np.asarray(mask), dtype=torch.int64, device=logits.device)
-            valid = truth != 255
+            valid = truth != IGNORE_INDEX
             in_group = [torch.isin(truth, m.to(truth.device)) & valid for m in members]
             support[i] = [int(g.sum()) for g in in_group]
             for s in strengths:
