@@ -423,7 +423,7 @@ def test_lesson_says_its_profile_and_measured_time(nb):
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_lesson_has_self_check_questions_with_answers(nb):
     text = "\n".join(_source(c) for c in _load(nb)["cells"] if c["cell_type"] == "markdown")
-    n = lesson_time._self_check_questions(text)
+    n = lesson_time.self_check_questions(text)
     assert 5 <= n <= 12, f"{nb.name}: {n} self-check questions; write 5-10 under '## Self-check'"
     after = text[text.index("Self-check"):]
     assert "```{admonition}" in after and ":class: dropdown" in after, f"{nb.name}: answers belong in a dropdown"

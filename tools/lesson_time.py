@@ -89,7 +89,7 @@ def _code_lines(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip() and not line.strip().startswith(("#", "%", "!")))
 
 
-def _self_check_questions(text: str) -> int:
+def self_check_questions(text: str) -> int:
     """Numbered questions after a "## Self-check" heading in a cell (answers in fenced blocks excluded)."""
     match = re.search(r"^#{2,3} Self-check.*$", text, re.MULTILINE)
     if not match:
@@ -128,7 +128,7 @@ def estimate(notebook: Path, run_times: dict[str, Any] | None = None) -> Estimat
                 if title.startswith("optional") or title.endswith("(optional)"):
                     optional_level = level
             exercises += text.count("```{exercise}")
-            self_check += _self_check_questions(text)
+            self_check += self_check_questions(text)
             # Split at the solution markers: prose inside a solution is read while doing the exercise.
             for part in re.split(r"(```\{solution-(?:start|end)\})", text):
                 if part in ("```{solution-start}", "```{solution-end}"):
